@@ -1,0 +1,307 @@
+package resp
+
+import (
+	"crypto/subtle"
+	"sort"
+	"strings"
+
+	"github.com/tidwall/match"
+)
+
+// RedisVersion is the Redis version shardcounter reports to clients. Clients
+// use it to pick features; every command they pick by it must work.
+const RedisVersion = "7.2.0"
+
+// Server describes the server for HELLO, COMMAND and CONFIG GET.
+type Server struct {
+	Version string // shardcounter's own version
+	Role    string // "master"
+	// Config answers CONFIG GET: parameter name -> value.
+	Config map[string]string
+}
+
+// RegisterConnCommands registers the connection and introspection commands
+// every Redis-compatible server answers: HELLO, AUTH, CLIENT, SELECT, PING,
+// ECHO, QUIT, COMMAND and CONFIG.
+func RegisterConnCommands(m *Mux, srv Server) {
+	cc := connCommands{mux: m, srv: srv}
+	m.Handle(Command{Name: "hello", Arity: -1, NoAuth: true, Flags: []string{"noscript", "loading", "stale", "fast", "no-auth"}, Handler: cc.hello})
+	m.Handle(Command{Name: "auth", Arity: -2, NoAuth: true, Flags: []string{"noscript", "loading", "stale", "fast", "no-auth"}, Handler: cc.auth})
+	m.Handle(Command{Name: "quit", Arity: -1, NoAuth: true, Flags: []string{"fast", "no-auth"}, Handler: cc.quit})
+	m.Handle(Command{Name: "ping", Arity: -1, Flags: []string{"fast", "stale"}, Handler: cc.ping})
+	m.Handle(Command{Name: "echo", Arity: 2, Flags: []string{"fast"}, Handler: cc.echo})
+	m.Handle(Command{Name: "select", Arity: 2, Flags: []string{"fast", "loading", "stale"}, Handler: cc.selectDB})
+	m.Handle(Command{Name: "client", Arity: -2, Flags: []string{"noscript", "loading", "stale"}, Handler: cc.client})
+	m.Handle(Command{Name: "command", Arity: -1, Flags: []string{"loading", "stale"}, Handler: cc.command})
+	m.Handle(Command{Name: "config", Arity: -2, Flags: []string{"admin", "noscript", "loading", "stale"}, Handler: cc.config})
+}
+
+type connCommands struct {
+	mux *Mux
+	srv Server
+}
+
+func (cc connCommands) checkPassword(user, pass []byte) bool {
+	if !strings.EqualFold(string(user), "default") {
+		return false
+	}
+	want := cc.mux.Password()
+	if want == "" {
+		return true // the default user has no password
+	}
+	return subtle.ConstantTimeCompare(pass, []byte(want)) == 1
+}
+
+// hello: HELLO [protover [AUTH username password] [SETNAME clientname]]
+func (cc connCommands) hello(s *Session, args [][]byte) Reply {
+	proto := s.Proto
+	if len(args) >= 2 {
+		v, ok := ParseInt(args[1])
+		if !ok {
+			return ErrText("ERR Protocol version is not an integer or out of range")
+		}
+		if v != 2 && v != 3 {
+			return ErrText("NOPROTO unsupported protocol version")
+		}
+		proto = int(v)
+	}
+	name, setName := "", false
+	for i := 2; i < len(args); i++ {
+		opt := strings.ToLower(string(args[i]))
+		switch {
+		case opt == "auth" && i+2 < len(args):
+			if !cc.checkPassword(args[i+1], args[i+2]) {
+				return Err(ErrWrongPass)
+			}
+			s.Authed = true
+			i += 2
+		case opt == "setname" && i+1 < len(args):
+			if !validClientName(args[i+1]) {
+				return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
+			}
+			name, setName = string(args[i+1]), true
+			i++
+		default:
+			return ErrText("ERR Syntax error in HELLO option '" + printable(args[i], 64) + "'")
+		}
+	}
+	if !s.Authed {
+		return ErrText("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	}
+	if setName {
+		s.Name = name
+	}
+	s.Proto = proto
+	id := s.ID
+	return ReplyFunc(func(w Writer) {
+		w.WriteMapHeader(7)
+		w.WriteBulkString("server")
+		w.WriteBulkString("redis")
+		w.WriteBulkString("version")
+		w.WriteBulkString(RedisVersion)
+		w.WriteBulkString("proto")
+		w.WriteInt(proto)
+		w.WriteBulkString("id")
+		w.WriteInt64(id)
+		w.WriteBulkString("mode")
+		w.WriteBulkString("standalone")
+		w.WriteBulkString("role")
+		w.WriteBulkString(cc.srv.Role)
+		w.WriteBulkString("modules")
+		w.WriteArray(0)
+	})
+}
+
+// auth: AUTH [username] password
+func (cc connCommands) auth(s *Session, args [][]byte) Reply {
+	if len(args) > 3 {
+		return ErrText("ERR syntax error")
+	}
+	user, pass := []byte("default"), args[1]
+	if len(args) == 3 {
+		user, pass = args[1], args[2]
+	}
+	if cc.mux.Password() == "" && len(args) == 2 {
+		return ErrText("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	}
+	if !cc.checkPassword(user, pass) {
+		return Err(ErrWrongPass)
+	}
+	s.Authed = true
+	return OK
+}
+
+func (cc connCommands) quit(s *Session, args [][]byte) Reply {
+	s.quit = true
+	return OK
+}
+
+func (cc connCommands) ping(s *Session, args [][]byte) Reply {
+	switch len(args) {
+	case 1:
+		return Status("PONG")
+	case 2:
+		return Bulk(args[1])
+	}
+	return ErrText(WrongArity("ping"))
+}
+
+func (cc connCommands) echo(s *Session, args [][]byte) Reply { return Bulk(args[1]) }
+
+func (cc connCommands) selectDB(s *Session, args [][]byte) Reply {
+	v, ok := ParseInt(args[1])
+	if !ok {
+		return Err(ErrNotInteger)
+	}
+	if v != 0 {
+		return ErrText("ERR DB index is out of range")
+	}
+	return OK
+}
+
+func validClientName(b []byte) bool {
+	for _, c := range b {
+		if c < '!' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (cc connCommands) client(s *Session, args [][]byte) Reply {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "setname":
+		if len(args) != 3 {
+			return ErrText(WrongArity("client|setname"))
+		}
+		if !validClientName(args[2]) {
+			return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
+		}
+		s.Name = string(args[2])
+		return OK
+	case "getname":
+		if len(args) != 2 {
+			return ErrText(WrongArity("client|getname"))
+		}
+		if s.Name == "" {
+			return Null
+		}
+		return BulkString(s.Name)
+	case "id":
+		if len(args) != 2 {
+			return ErrText(WrongArity("client|id"))
+		}
+		return Int(s.ID)
+	case "setinfo":
+		if len(args) != 4 {
+			return ErrText(WrongArity("client|setinfo"))
+		}
+		switch strings.ToLower(string(args[2])) {
+		case "lib-name":
+			s.LibName = string(args[3])
+		case "lib-ver":
+			s.LibVer = string(args[3])
+		default:
+			return ErrText("ERR Unrecognized option '" + printable(args[2], 64) + "'")
+		}
+		return OK
+	case "info":
+		return BulkString("id=" + FormatInt(s.ID) + " addr=" + s.Addr + " name=" + s.Name +
+			" db=0 resp=" + FormatInt(int64(s.Proto)) + " lib-name=" + s.LibName + " lib-ver=" + s.LibVer + "\n")
+	}
+	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CLIENT HELP.")
+}
+
+func (cc connCommands) command(s *Session, args [][]byte) Reply {
+	if len(args) == 1 {
+		cmds := cc.mux.Commands()
+		return ReplyFunc(func(w Writer) {
+			w.WriteArray(len(cmds))
+			for _, c := range cmds {
+				writeCommandInfo(w, c)
+			}
+		})
+	}
+	switch strings.ToLower(string(args[1])) {
+	case "count":
+		return Int(int64(len(cc.mux.Commands())))
+	case "docs":
+		// Docs are optional; an empty answer tells clients there are none.
+		return ReplyFunc(func(w Writer) { w.WriteMapHeader(0) })
+	case "info":
+		names := args[2:]
+		return ReplyFunc(func(w Writer) {
+			w.WriteArray(len(names))
+			for _, n := range names {
+				if c := cc.mux.Lookup(n); c != nil {
+					writeCommandInfo(w, c)
+				} else {
+					w.WriteNullReply()
+				}
+			}
+		})
+	case "list":
+		cmds := cc.mux.Commands()
+		return ReplyFunc(func(w Writer) {
+			w.WriteArray(len(cmds))
+			for _, c := range cmds {
+				w.WriteBulkString(c.Name)
+			}
+		})
+	}
+	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try COMMAND HELP.")
+}
+
+func writeCommandInfo(w Writer, c *Command) {
+	w.WriteArray(10)
+	w.WriteBulkString(c.Name)
+	w.WriteInt(c.Arity)
+	w.WriteArray(len(c.Flags))
+	for _, f := range c.Flags {
+		w.WriteString(f)
+	}
+	w.WriteInt(c.FirstKey)
+	w.WriteInt(c.LastKey)
+	w.WriteInt(c.Step)
+	w.WriteArray(0) // ACL categories
+	w.WriteArray(0) // tips
+	w.WriteArray(0) // key specs
+	w.WriteArray(0) // subcommands
+}
+
+func (cc connCommands) config(s *Session, args [][]byte) Reply {
+	switch strings.ToLower(string(args[1])) {
+	case "get":
+		if len(args) < 3 {
+			return ErrText(WrongArity("config|get"))
+		}
+		seen := map[string]bool{}
+		var keys []string
+		for _, p := range args[2:] {
+			pat := strings.ToLower(string(p))
+			for k := range cc.srv.Config {
+				if !seen[k] && match.Match(k, pat) {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+		sort.Strings(keys)
+		return ReplyFunc(func(w Writer) {
+			w.WriteMapHeader(len(keys))
+			for _, k := range keys {
+				w.WriteBulkString(k)
+				w.WriteBulkString(cc.srv.Config[k])
+			}
+		})
+	case "set":
+		if len(args) < 4 || len(args)%2 != 0 {
+			return ErrText(WrongArity("config|set"))
+		}
+		return ErrText("ERR CONFIG SET is not supported: shardcounter is configured by its command-line flags")
+	case "resetstat":
+		return OK
+	}
+	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CONFIG HELP.")
+}

@@ -1,0 +1,229 @@
+package resp
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/tidwall/redcon"
+)
+
+// Kind says how a command may overlap with its neighbours in a pipeline.
+// Consecutive commands of the same concurrent kind are started together and
+// answered in order; any other command waits until the ones before it have
+// finished, so a pipeline behaves as if it ran one command at a time.
+type Kind int
+
+const (
+	// Serial commands run alone: everything before them has finished.
+	Serial Kind = iota
+	// Increment commands commute: the ones for the same key keep their
+	// order inside the handler.
+	Increment
+	// Read commands do not change anything.
+	Read
+)
+
+// Handler answers one command. args[0] is the command name. It may return a
+// Future to answer later; the Mux writes the replies in command order.
+type Handler func(s *Session, args [][]byte) Reply
+
+// Command describes one command the way Redis' COMMAND does.
+type Command struct {
+	Name     string // lower case
+	Arity    int    // Redis arity: n means exactly n args, -n means at least n
+	Flags    []string
+	FirstKey int
+	LastKey  int
+	Step     int
+	Kind     Kind
+	// NoAuth commands may run before AUTH (HELLO, AUTH, QUIT).
+	NoAuth  bool
+	Handler Handler
+}
+
+// Session is the state of one client connection.
+type Session struct {
+	ID      int64
+	Proto   int // 2 or 3
+	Authed  bool
+	Name    string
+	LibName string
+	LibVer  string
+	Addr    string
+
+	quit    bool
+	pending []Reply
+	cmds    []redcon.Command
+}
+
+// Mux dispatches commands by name, checks arity and authentication, runs
+// pipelines as described at Kind, and writes every reply in order.
+type Mux struct {
+	cmds     map[string]*Command
+	names    []string
+	password string
+	nextID   atomic.Int64
+}
+
+// NewMux returns an empty Mux. password, when not empty, is required through
+// AUTH or HELLO ... AUTH before any other command.
+func NewMux(password string) *Mux {
+	return &Mux{cmds: make(map[string]*Command), password: password}
+}
+
+// Handle registers c. Registering a name twice panics: it is a programming
+// error.
+func (m *Mux) Handle(c Command) {
+	if _, dup := m.cmds[c.Name]; dup {
+		panic("resp: command registered twice: " + c.Name)
+	}
+	if c.Step == 0 && c.FirstKey > 0 {
+		c.Step = 1
+	}
+	m.cmds[c.Name] = &c
+	m.names = append(m.names, c.Name)
+}
+
+// Commands lists the registered commands in registration order.
+func (m *Mux) Commands() []*Command {
+	out := make([]*Command, len(m.names))
+	for i, n := range m.names {
+		out[i] = m.cmds[n]
+	}
+	return out
+}
+
+// Lookup finds a command by name, in any case, without allocating.
+func (m *Mux) Lookup(name []byte) *Command {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return m.cmds[string(buf[:len(name)])]
+}
+
+// NewSession makes the state for a new connection. Call it from the redcon
+// accept callback and store the result with conn.SetContext.
+func (m *Mux) NewSession(addr string) *Session {
+	return &Session{ID: m.nextID.Add(1), Proto: 2, Authed: m.password == "", Addr: addr}
+}
+
+// Password is the password AUTH checks against ("" when none is set).
+func (m *Mux) Password() string { return m.password }
+
+// ServeRESP is the redcon handler. It takes the rest of the pipeline that is
+// already read, so a whole pipeline is dispatched at once.
+func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
+	s, _ := conn.Context().(*Session)
+	if s == nil {
+		s = m.NewSession(conn.RemoteAddr())
+		conn.SetContext(s)
+	}
+	w := Writer{Conn: conn}
+	s.cmds = append(s.cmds[:0], first)
+	s.cmds = append(s.cmds, conn.ReadPipeline()...)
+	group := Serial
+	for _, cmd := range s.cmds {
+		c, r := m.dispatch(s, cmd.Args)
+		kind := Serial
+		if c != nil {
+			kind = c.Kind
+		}
+		if kind == Serial || kind != group {
+			m.flush(s, w)
+		}
+		if r == nil {
+			r = c.Handler(s, cmd.Args)
+		}
+		s.pending = append(s.pending, r)
+		group = kind
+		if kind == Serial {
+			m.flush(s, w)
+		}
+		if s.quit {
+			conn.Close()
+			break
+		}
+	}
+	m.flush(s, w)
+	clear(s.cmds)
+	s.cmds = s.cmds[:0]
+}
+
+// dispatch finds the command and returns either it (to run) or an error
+// reply that answers it.
+func (m *Mux) dispatch(s *Session, args [][]byte) (*Command, Reply) {
+	c := m.Lookup(args[0])
+	if c == nil {
+		return nil, ErrText(UnknownCommand(args))
+	}
+	if !s.Authed && !c.NoAuth {
+		return nil, Err(ErrNoAuth)
+	}
+	if !ArityOK(c.Arity, len(args)) {
+		return nil, ErrText(WrongArity(c.Name))
+	}
+	return c, nil
+}
+
+func (m *Mux) flush(s *Session, w Writer) {
+	w.Proto = s.Proto
+	for i, r := range s.pending {
+		r.WriteTo(w)
+		// HELLO may switch the protocol for the replies after it.
+		w.Proto = s.Proto
+		s.pending[i] = nil
+	}
+	s.pending = s.pending[:0]
+}
+
+// ArityOK reports whether n arguments (the name included) satisfy a Redis
+// arity.
+func ArityOK(arity, n int) bool {
+	if arity >= 0 {
+		return n == arity
+	}
+	return n >= -arity
+}
+
+// WrongArity is Redis' error text for a wrong argument count.
+func WrongArity(name string) string {
+	return "ERR wrong number of arguments for '" + strings.ToLower(name) + "' command"
+}
+
+// UnknownCommand is Redis' error text for a command it does not know.
+func UnknownCommand(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(printable(args[0], 128))
+	b.WriteString("', with args beginning with: ")
+	for _, a := range args[1:] {
+		if b.Len() > 512 {
+			break
+		}
+		b.WriteByte('\'')
+		b.WriteString(printable(a, 128))
+		b.WriteString("' ")
+	}
+	return b.String()
+}
+
+// printable cuts b to n bytes and replaces the bytes that would break an
+// error line.
+func printable(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, string(b))
+}

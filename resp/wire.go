@@ -1,0 +1,174 @@
+package resp
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// The shard protocol: the commands a coordinator sends to a shard. Every one
+// names the shard id it expects as its first argument, so a coordinator that
+// points at the wrong process gets ErrWrongShard instead of wrong numbers.
+const (
+	CmdIncr  = "SC.INCR"  // SC.INCR shard key delta coord seq -> :new-partial
+	CmdGet   = "SC.GET"   // SC.GET shard key [key ...] -> array of :partial or null
+	CmdSet   = "SC.SET"   // SC.SET shard key value -> +OK
+	CmdDel   = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
+	CmdScan  = "SC.SCAN"  // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
+	CmdFlush = "SC.FLUSH" // SC.FLUSH shard -> +OK
+	CmdPing  = "SC.PING"  // SC.PING shard -> +PONG
+	CmdStats = "SC.STATS" // SC.STATS shard -> map of name -> integer
+)
+
+// RequestID identifies one write of one coordinator. Coord is unique per
+// coordinator process start; Seq counts up within it. A shard applies each
+// RequestID at most once.
+type RequestID struct {
+	Coord uint64
+	Seq   uint64
+}
+
+func (id RequestID) String() string { return fmt.Sprintf("%016x:%d", id.Coord, id.Seq) }
+
+// IncrCmd adds Delta to the shard's partial of Key.
+type IncrCmd struct {
+	Shard string
+	Key   []byte
+	Delta int64
+	ID    RequestID
+}
+
+// Args is the command as the coordinator sends it.
+func (c IncrCmd) Args() []string {
+	return []string{CmdIncr, c.Shard, string(c.Key), strconv.FormatInt(c.Delta, 10),
+		strconv.FormatUint(c.ID.Coord, 16), strconv.FormatUint(c.ID.Seq, 10)}
+}
+
+// ParseIncr parses SC.INCR as the shard receives it. Key aliases args.
+func ParseIncr(args [][]byte) (IncrCmd, error) {
+	if len(args) != 6 {
+		return IncrCmd{}, fmt.Errorf("%w: %s takes shard key delta coord seq", ErrSyntax, CmdIncr)
+	}
+	delta, ok := ParseInt(args[3])
+	if !ok {
+		return IncrCmd{}, ErrNotInteger
+	}
+	coord, err := strconv.ParseUint(string(args[4]), 16, 64)
+	if err != nil {
+		return IncrCmd{}, fmt.Errorf("%w: bad coordinator id %q", ErrSyntax, args[4])
+	}
+	seq, ok := ParseUint(args[5])
+	if !ok {
+		return IncrCmd{}, fmt.Errorf("%w: bad sequence number %q", ErrSyntax, args[5])
+	}
+	return IncrCmd{Shard: string(args[1]), Key: args[2], Delta: delta, ID: RequestID{coord, seq}}, nil
+}
+
+// KeysCmd is a command that takes a shard id and one or more keys: SC.GET
+// and SC.DEL.
+type KeysCmd struct {
+	Name  string // CmdGet or CmdDel
+	Shard string
+	Keys  [][]byte
+}
+
+// Args is the command as the coordinator sends it.
+func (c KeysCmd) Args() []string {
+	out := make([]string, 0, 2+len(c.Keys))
+	out = append(out, c.Name, c.Shard)
+	for _, k := range c.Keys {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+// ParseKeys parses SC.GET or SC.DEL. Keys alias args.
+func ParseKeys(args [][]byte) (KeysCmd, error) {
+	if len(args) < 3 {
+		return KeysCmd{}, fmt.Errorf("%w: %s takes shard key [key ...]", ErrSyntax, args[0])
+	}
+	return KeysCmd{Name: string(args[0]), Shard: string(args[1]), Keys: args[2:]}, nil
+}
+
+// SetCmd sets the shard's partial of Key to Value.
+type SetCmd struct {
+	Shard string
+	Key   []byte
+	Value int64
+}
+
+// Args is the command as the coordinator sends it.
+func (c SetCmd) Args() []string {
+	return []string{CmdSet, c.Shard, string(c.Key), strconv.FormatInt(c.Value, 10)}
+}
+
+// ParseSet parses SC.SET.
+func ParseSet(args [][]byte) (SetCmd, error) {
+	if len(args) != 4 {
+		return SetCmd{}, fmt.Errorf("%w: %s takes shard key value", ErrSyntax, CmdSet)
+	}
+	v, ok := ParseInt(args[3])
+	if !ok {
+		return SetCmd{}, ErrNotInteger
+	}
+	return SetCmd{Shard: string(args[1]), Key: args[2], Value: v}, nil
+}
+
+// ScanCmd lists up to Count keys whose KeyHash is at least Cursor, in
+// ascending KeyHash order, optionally only those matching Pattern (a Redis
+// glob). The reply's cursor is where the next call starts; 0 means done.
+type ScanCmd struct {
+	Shard   string
+	Cursor  uint64
+	Count   int
+	Pattern string
+}
+
+// Args is the command as the coordinator sends it.
+func (c ScanCmd) Args() []string {
+	out := []string{CmdScan, c.Shard, strconv.FormatUint(c.Cursor, 10), strconv.Itoa(c.Count)}
+	if c.Pattern != "" {
+		out = append(out, c.Pattern)
+	}
+	return out
+}
+
+// ParseScan parses SC.SCAN.
+func ParseScan(args [][]byte) (ScanCmd, error) {
+	if len(args) != 4 && len(args) != 5 {
+		return ScanCmd{}, fmt.Errorf("%w: %s takes shard cursor count [pattern]", ErrSyntax, CmdScan)
+	}
+	cur, ok := ParseUint(args[2])
+	if !ok {
+		return ScanCmd{}, fmt.Errorf("%w: invalid cursor", ErrSyntax)
+	}
+	n, ok := ParseInt(args[3])
+	if !ok || n < 1 || n > MaxScanCount {
+		return ScanCmd{}, fmt.Errorf("%w: count must be 1..%d", ErrSyntax, MaxScanCount)
+	}
+	c := ScanCmd{Shard: string(args[1]), Cursor: cur, Count: int(n)}
+	if len(args) == 5 {
+		c.Pattern = string(args[4])
+	}
+	return c, nil
+}
+
+// MaxScanCount bounds the COUNT of one SC.SCAN call.
+const MaxScanCount = 100000
+
+// ShardCmd is a command that takes only the shard id: SC.FLUSH, SC.PING and
+// SC.STATS.
+type ShardCmd struct {
+	Name  string
+	Shard string
+}
+
+// Args is the command as the coordinator sends it.
+func (c ShardCmd) Args() []string { return []string{c.Name, c.Shard} }
+
+// ParseShardCmd parses SC.FLUSH, SC.PING or SC.STATS.
+func ParseShardCmd(args [][]byte) (ShardCmd, error) {
+	if len(args) != 2 {
+		return ShardCmd{}, fmt.Errorf("%w: %s takes shard", ErrSyntax, args[0])
+	}
+	return ShardCmd{Name: string(args[0]), Shard: string(args[1])}, nil
+}

@@ -1,0 +1,74 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/tidwall/redcon"
+)
+
+// wire encodes args as a RESP array and parses it back as a server would.
+func wire(t *testing.T, args []string) [][]byte {
+	t.Helper()
+	var b []byte
+	b = redcon.AppendArray(b, len(args))
+	for _, a := range args {
+		b = redcon.AppendBulkString(b, a)
+	}
+	cmd, err := redcon.Parse(b)
+	if err != nil {
+		t.Fatalf("parse %q: %v", b, err)
+	}
+	return cmd.Args
+}
+
+func TestIncrRoundTrip(t *testing.T) {
+	for _, c := range []IncrCmd{
+		{Shard: "s1", Key: []byte("likes"), Delta: 5, ID: RequestID{0xdeadbeef, 1}},
+		{Shard: "s2", Key: []byte("bin\x00\r\nkey"), Delta: math.MinInt64, ID: RequestID{math.MaxUint64, math.MaxUint64}},
+		{Shard: "s3", Key: []byte{}, Delta: math.MaxInt64},
+	} {
+		got, err := ParseIncr(wire(t, c.Args()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Shard != c.Shard || !bytes.Equal(got.Key, c.Key) || got.Delta != c.Delta || got.ID != c.ID {
+			t.Errorf("round trip: %+v -> %+v", c, got)
+		}
+	}
+	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k", "1.5", "1", "1"})); !errors.Is(err, ErrNotInteger) {
+		t.Errorf("bad delta: %v", err)
+	}
+	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k"})); !errors.Is(err, ErrSyntax) {
+		t.Errorf("short: %v", err)
+	}
+}
+
+func TestKeysSetScanRoundTrip(t *testing.T) {
+	kc := KeysCmd{Name: CmdGet, Shard: "s1", Keys: [][]byte{[]byte("a"), []byte("b")}}
+	gotK, err := ParseKeys(wire(t, kc.Args()))
+	if err != nil || !reflect.DeepEqual(gotK, kc) {
+		t.Errorf("keys: %+v %v", gotK, err)
+	}
+	sc := SetCmd{Shard: "s1", Key: []byte("k"), Value: -7}
+	gotS, err := ParseSet(wire(t, sc.Args()))
+	if err != nil || !reflect.DeepEqual(gotS, sc) {
+		t.Errorf("set: %+v %v", gotS, err)
+	}
+	for _, c := range []ScanCmd{{Shard: "s1", Cursor: 0, Count: 10}, {Shard: "s2", Cursor: math.MaxUint64, Count: 1, Pattern: "user:*"}} {
+		got, err := ParseScan(wire(t, c.Args()))
+		if err != nil || got != c {
+			t.Errorf("scan: %+v -> %+v %v", c, got, err)
+		}
+	}
+	if _, err := ParseScan(wire(t, []string{CmdScan, "s1", "0", "0"})); err == nil {
+		t.Error("count 0 accepted")
+	}
+	shc := ShardCmd{Name: CmdPing, Shard: "s9"}
+	if got, err := ParseShardCmd(wire(t, shc.Args())); err != nil || got != shc {
+		t.Errorf("shard cmd: %+v %v", got, err)
+	}
+}

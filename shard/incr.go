@@ -1,0 +1,97 @@
+package shard
+
+import (
+	"strings"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// scIncr: SC.INCR shard key delta coord seq
+func (s *Server) scIncr(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseIncr(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	return s.submit(&op{kind: opIncr, key: c.Key, delta: c.Delta, id: c.ID, hasID: true})
+}
+
+// incr answers plain INCR, DECR, INCRBY and DECRBY on this shard's partial.
+func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
+	delta := int64(1)
+	if len(args) == 3 {
+		d, ok := resp.ParseInt(args[2])
+		if !ok {
+			return resp.Err(resp.ErrNotInteger)
+		}
+		delta = d
+	}
+	if strings.HasPrefix(strings.ToLower(string(args[0])), "decr") {
+		if delta == -delta && delta != 0 { // math.MinInt64 has no negation
+			return resp.Err(resp.ErrOverflow)
+		}
+		delta = -delta
+	}
+	return s.submit(&op{kind: opIncr, key: args[1], delta: delta})
+}
+
+// scSet: SC.SET shard key value
+func (s *Server) scSet(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseSet(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	return s.submit(&op{kind: opSet, key: c.Key, delta: c.Value})
+}
+
+// scDel: SC.DEL shard key [key ...] -> the number of keys that existed here.
+func (s *Server) scDel(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseKeys(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	ops := make([]*op, len(c.Keys))
+	for i, k := range c.Keys {
+		ops[i] = &op{kind: opDel, key: k, fut: resp.NewFuture()}
+		if err := s.w.submit(ops[i]); err != nil {
+			// The ones queued before still complete; report the refusal.
+			for _, o := range ops[:i] {
+				o.fut.Wait()
+			}
+			return resp.Err(err)
+		}
+	}
+	return resp.ReplyFunc(func(w resp.Writer) {
+		var n int64
+		for _, o := range ops {
+			o.fut.Wait()
+			if o.err != nil {
+				w.WriteErr(o.err)
+				return
+			}
+			n += o.val
+		}
+		w.WriteInt64(n)
+	})
+}
+
+// scFlush: SC.FLUSH shard -> deletes every counter on this shard.
+func (s *Server) scFlush(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseShardCmd(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	s.log.Info("flushing every counter on request")
+	return s.submit(&op{kind: opFlush})
+}

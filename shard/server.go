@@ -1,0 +1,159 @@
+// Package shard is one shard of shardcounter: a RESP server that keeps its
+// part (its partial) of every counter in RocksDB.
+//
+// Concurrency contract: connections are served concurrently; every write
+// goes through one writer goroutine that applies writes in arrival order,
+// writes each group as one RocksDB WriteBatch, and replies only after that
+// write (see writer.go). Reads go straight to RocksDB and see every write
+// that has been acknowledged.
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// Version is shardcounter's version, reported by INFO.
+const Version = "0.1.0"
+
+// Server is a running shard.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	st  *store
+	w   *writer
+	mux *resp.Mux
+
+	mu      sync.Mutex
+	ln      net.Listener
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// New opens the shard's database and prepares the server. It does not
+// listen yet: call Serve.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("shard", cfg.ID)
+	st, err := openStore(cfg.DataDir, cfg.ID, cfg.Sync, cfg.BlockCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newWriter(st, log, cfg.CacheEntries, cfg.MaxBatch, cfg.DedupWindow)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, st: st, w: w}
+	s.mux = s.handlers()
+	s.goFunc(w.run)
+	return s, nil
+}
+
+// goFunc runs f in a goroutine that Shutdown waits for.
+func (s *Server) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Listen binds the configured address. Serve then serves on it.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: listen: %w", s.cfg.ID, err)
+	}
+	return ln, nil
+}
+
+// Serve serves RESP on ln until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("shard: server is shut down")
+	}
+	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	s.mu.Unlock()
+	s.log.Info("shard serving", "listen", ln.Addr().String(), "data", s.cfg.DataDir,
+		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
+		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes)
+	srv := redcon.NewServer("", s.mux.ServeRESP,
+		func(c redcon.Conn) bool {
+			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
+			return true
+		}, nil)
+	if s.cfg.IdleTimeout > 0 {
+		srv.SetIdleClose(s.cfg.IdleTimeout)
+	}
+	err := srv.Serve(s.ln)
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return nil
+	}
+	return err
+}
+
+// Addr is the address Serve listens on, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// ID is the shard id.
+func (s *Server) ID() string { return s.cfg.ID }
+
+// Shutdown stops listening and closes the connections, lets the writer
+// finish every queued write, and closes the database. It returns ctx's error
+// if the deadline passes first; the database is then left to the process
+// exit, which RocksDB's WAL makes safe.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.w.close()
+		s.wg.Wait()
+		s.st.close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.log.Info("shard stopped")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shard %s: shutdown: %w", s.cfg.ID, ctx.Err())
+	}
+}

@@ -1,0 +1,209 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// startShard runs a shard on a free loopback port with its data in dir.
+func startShard(t *testing.T, id, dir string, mutate ...func(*Config)) (*Server, *redis.Client) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.ID, cfg.DataDir, cfg.Listen = id, dir, "127.0.0.1:0"
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	c := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1})
+	t.Cleanup(func() {
+		c.Close()
+		s.Shutdown(context.Background())
+	})
+	return s, c
+}
+
+func incr(ctx context.Context, c *redis.Client, shard, key string, delta int64, coord, seq uint64) (int64, error) {
+	args := resp.IncrCmd{Shard: shard, Key: []byte(key), Delta: delta, ID: resp.RequestID{Coord: coord, Seq: seq}}.Args()
+	anyArgs := make([]any, len(args))
+	for i, a := range args {
+		anyArgs[i] = a
+	}
+	return c.Do(ctx, anyArgs...).Int64()
+}
+
+func TestIncrDedupAndRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, c := startShard(t, "s1", dir)
+	if v, err := incr(ctx, c, "s1", "likes", 5, 1, 1); err != nil || v != 5 {
+		t.Fatalf("first incr: %d %v", v, err)
+	}
+	if v, err := incr(ctx, c, "s1", "likes", 5, 1, 2); err != nil || v != 10 {
+		t.Fatalf("second incr: %d %v", v, err)
+	}
+	// A retry of seq 1 is answered with its original reply and not applied.
+	if v, err := incr(ctx, c, "s1", "likes", 5, 1, 1); err != nil || v != 5 {
+		t.Fatalf("retry: %d %v", v, err)
+	}
+	if v, err := c.Get(ctx, "likes").Int64(); err != nil || v != 10 {
+		t.Fatalf("get after retry: %d %v", v, err)
+	}
+	if _, err := incr(ctx, c, "s2", "likes", 1, 1, 3); err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrWrongShard) {
+		t.Fatalf("wrong shard id accepted: %v", err)
+	}
+	c.Close()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same data dir under another id is refused.
+	cfg := DefaultConfig()
+	cfg.ID, cfg.DataDir = "s2", dir
+	if _, err := New(cfg); err == nil {
+		t.Fatal("data dir of s1 opened as s2")
+	}
+
+	_, c2 := startShard(t, "s1", dir)
+	if v, err := c2.Get(ctx, "likes").Int64(); err != nil || v != 10 {
+		t.Fatalf("after restart: %d %v", v, err)
+	}
+	// Dedup survives the restart.
+	if v, err := incr(ctx, c2, "s1", "likes", 5, 1, 2); err != nil || v != 10 {
+		t.Fatalf("retry after restart: %d %v", v, err)
+	}
+	if v, err := c2.Get(ctx, "likes").Int64(); err != nil || v != 10 {
+		t.Fatalf("get after retry after restart: %d %v", v, err)
+	}
+}
+
+func TestOverflow(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	if err := c.IncrBy(ctx, "k", 9223372036854775807).Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Incr(ctx, "k").Err()
+	if err == nil || err.Error() != "ERR increment or decrement would overflow" {
+		t.Fatalf("overflow: %v", err)
+	}
+	if v, _ := c.Get(ctx, "k").Int64(); v != 9223372036854775807 {
+		t.Fatalf("value changed by a refused increment: %d", v)
+	}
+	if err := c.DecrBy(ctx, "m", -9223372036854775808).Err(); err == nil {
+		t.Fatal("DECRBY MinInt64 accepted")
+	}
+}
+
+func TestConcurrentIncrsAreConsecutive(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	const workers, each = 20, 50
+	seen := make(chan int64, workers*each)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				v, err := incr(ctx, c, "s1", "hot", 1, uint64(w+1), uint64(i+1))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen <- v
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int64]bool{}
+	for v := range seen {
+		if got[v] {
+			t.Fatalf("reply %d given twice", v)
+		}
+		got[v] = true
+	}
+	for i := int64(1); i <= workers*each; i++ {
+		if !got[i] {
+			t.Fatalf("reply %d missing", i)
+		}
+	}
+}
+
+func TestScanDelFlush(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	for i := 0; i < 250; i++ {
+		if err := c.Incr(ctx, fmt.Sprintf("k%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	cursor := "0"
+	for {
+		res, err := c.Do(ctx, "SC.SCAN", "s1", cursor, "64").Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range res[1].([]any) {
+			seen[k.(string)] = true
+		}
+		cursor = res[0].(string)
+		if cursor == "0" {
+			break
+		}
+	}
+	if len(seen) != 250 {
+		t.Fatalf("scan found %d keys, want 250", len(seen))
+	}
+	if n, err := c.Do(ctx, "SC.DEL", "s1", "k1", "k2", "nope").Int64(); err != nil || n != 2 {
+		t.Fatalf("del: %d %v", n, err)
+	}
+	if err := c.Do(ctx, "SC.FLUSH", "s1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, "k3").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("key survived flush: %v", err)
+	}
+	if v, err := c.Incr(ctx, "k3").Result(); err != nil || v != 1 {
+		t.Fatalf("incr after flush: %d %v", v, err)
+	}
+}
+
+func TestDedupPruning(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.DedupWindow = time.Second })
+	if _, err := incr(ctx, c, "s1", "k", 1, 7, 1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := incr(ctx, c, "s1", "k", 1, 7, 1)
+		if err != nil && errors.Is(resp.FromReply(err.Error()), resp.ErrRequestExpired) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request id never expired; last reply err=%v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, _ := c.Get(ctx, "k").Int64(); v != 1 {
+		t.Fatalf("retries were applied: partial %d", v)
+	}
+}

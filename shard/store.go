@@ -1,0 +1,188 @@
+package shard
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/linxGnu/grocksdb"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// The RocksDB key layout. One byte of prefix tells the record kind.
+//
+//	m<name>                     meta: the shard id, the format version
+//	c<keyhash:8><key>           a counter's partial: int64, 8 bytes big-endian
+//	d<coord:8><seq:8>           an applied request id: the partial it produced
+//
+// Counters are stored in KeyHash order so that SCAN cursors are plain
+// numbers (see resp.KeyHash). Request ids of one coordinator are stored in
+// sequence order, so a range delete prunes them.
+const (
+	prefixMeta    = 'm'
+	prefixCounter = 'c'
+	prefixDedup   = 'd'
+)
+
+var metaShardID = []byte("mshard_id")
+
+// store is the RocksDB side of a shard. Reads may run from any goroutine;
+// every write goes through the one writer goroutine (see writer.go).
+type store struct {
+	db   *grocksdb.DB
+	opts *grocksdb.Options
+	bbto *grocksdb.BlockBasedTableOptions
+	ro   *grocksdb.ReadOptions
+	wo   *grocksdb.WriteOptions
+
+	closeOnce sync.Once
+}
+
+// openStore opens (or creates) the database in dir and checks that it
+// belongs to shard id: a data directory is never shared between two ids.
+func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("shard: create data dir: %w", err)
+	}
+	bbto := grocksdb.NewDefaultBlockBasedTableOptions()
+	bbto.SetFilterPolicy(grocksdb.NewBloomFilter(10))
+	bbto.SetBlockCache(grocksdb.NewLRUCache(blockCacheBytes))
+	opts := grocksdb.NewDefaultOptions()
+	opts.SetCreateIfMissing(true)
+	opts.SetBlockBasedTableFactory(bbto)
+	opts.IncreaseParallelism(2)
+	opts.SetMaxOpenFiles(512)
+	opts.SetKeepLogFileNum(3)
+	opts.SetMaxLogFileSize(16 << 20)
+	opts.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	db, err := grocksdb.OpenDb(opts, dir)
+	if err != nil {
+		opts.Destroy()
+		bbto.Destroy()
+		return nil, fmt.Errorf("shard: open RocksDB in %s: %w", dir, err)
+	}
+	wo := grocksdb.NewDefaultWriteOptions()
+	wo.SetSync(syncWrites)
+	s := &store{db: db, opts: opts, bbto: bbto, ro: grocksdb.NewDefaultReadOptions(), wo: wo}
+	if err := s.checkID(id); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *store) checkID(id string) error {
+	got, err := s.db.GetBytes(s.ro, metaShardID)
+	if err != nil {
+		return fmt.Errorf("shard: read shard id: %w", err)
+	}
+	if got == nil {
+		wb := grocksdb.NewWriteBatch()
+		defer wb.Destroy()
+		wb.Put(metaShardID, []byte(id))
+		wo := grocksdb.NewDefaultWriteOptions()
+		defer wo.Destroy()
+		wo.SetSync(true)
+		if err := s.db.Write(wo, wb); err != nil {
+			return fmt.Errorf("shard: store shard id: %w", err)
+		}
+		return nil
+	}
+	if string(got) != id {
+		return fmt.Errorf("shard: data directory belongs to shard %q, not %q", got, id)
+	}
+	return nil
+}
+
+func (s *store) close() {
+	s.closeOnce.Do(func() {
+		s.db.Close()
+		s.ro.Destroy()
+		s.wo.Destroy()
+		s.opts.Destroy()
+		s.bbto.Destroy()
+	})
+}
+
+// counterKey appends the RocksDB key of a counter to dst.
+func counterKey(dst, key []byte) []byte {
+	dst = append(dst, prefixCounter)
+	dst = binary.BigEndian.AppendUint64(dst, resp.KeyHash(key))
+	return append(dst, key...)
+}
+
+// counterPrefixAt is the first RocksDB key at or after KeyHash position h.
+func counterPrefixAt(h uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixCounter}, h)
+}
+
+// dedupKey appends the RocksDB key of a request id to dst.
+func dedupKey(dst []byte, id resp.RequestID) []byte {
+	dst = append(dst, prefixDedup)
+	dst = binary.BigEndian.AppendUint64(dst, id.Coord)
+	return binary.BigEndian.AppendUint64(dst, id.Seq)
+}
+
+func encodeInt(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+
+func decodeInt(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: stored value has %d bytes, want 8", resp.ErrStorage, len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// getInt reads an int64 record. ok is false when there is none.
+func (s *store) getInt(key []byte) (v int64, ok bool, err error) {
+	h, err := s.db.GetPinned(s.ro, key)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	defer h.Destroy()
+	if !h.Exists() {
+		return 0, false, nil
+	}
+	v, err = decodeInt(h.Data())
+	return v, err == nil, err
+}
+
+// partial reads the committed partial of key.
+func (s *store) partial(key []byte) (v int64, ok bool, err error) {
+	var buf [64]byte
+	return s.getInt(counterKey(buf[:0], key))
+}
+
+// scan lists up to count keys at or after KeyHash position cursor that match
+// pattern (all when match is nil). next is the position to resume at, or 0
+// at the end.
+func (s *store) scan(cursor uint64, count int, match func([]byte) bool) (keys [][]byte, next uint64, err error) {
+	it := s.db.NewIterator(s.ro)
+	defer it.Close()
+	examined := 0
+	for it.Seek(counterPrefixAt(cursor)); it.Valid(); it.Next() {
+		k := it.Key().Data()
+		if len(k) < 9 || k[0] != prefixCounter {
+			break
+		}
+		h := binary.BigEndian.Uint64(k[1:9])
+		if examined >= count {
+			return keys, h, nil
+		}
+		examined++
+		if match == nil || match(k[9:]) {
+			keys = append(keys, append([]byte(nil), k[9:]...))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	return keys, 0, nil
+}
+
+// estimateKeys is RocksDB's estimate of the number of records.
+func (s *store) estimateKeys() uint64 {
+	v, _ := s.db.GetIntProperty("rocksdb.estimate-num-keys")
+	return v
+}

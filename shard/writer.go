@@ -1,0 +1,413 @@
+package shard
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/linxGnu/grocksdb"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+type opKind uint8
+
+const (
+	opIncr opKind = iota
+	opSet
+	opDel
+	opFlush
+)
+
+// op is one write waiting for the writer. The writer fills in val or err
+// and resolves fut.
+type op struct {
+	kind  opKind
+	key   []byte
+	delta int64 // opIncr: the delta; opSet: the new value
+	id    resp.RequestID
+	hasID bool
+
+	val int64 // opIncr: the new partial; opDel: 1 if the key existed
+	err error
+	dup *op // set when this op repeats an earlier request id in the same batch
+	fut *resp.Future
+}
+
+func (o *op) reply() resp.Reply {
+	switch {
+	case o.err != nil:
+		return resp.Err(o.err)
+	case o.kind == opIncr || o.kind == opDel:
+		return resp.Int(o.val)
+	}
+	return resp.OK
+}
+
+// writer is the shard's single logical writer. It takes ops from many
+// connections, applies them in memory in arrival order, writes each group as
+// one RocksDB WriteBatch (group commit: the WAL is written, and with --sync
+// fsynced, once per group) and only then replies to every op of the group.
+//
+// Only the writer goroutine touches cache, dedup and the batch state.
+type writer struct {
+	st       *store
+	log      *slog.Logger
+	ch       chan *op
+	maxBatch int
+
+	mu     sync.RWMutex // guards closed against submit
+	closed bool
+	stop   chan struct{}
+	done   chan struct{}
+
+	cache *simplelru.LRU[string, int64] // hot committed partials
+	dedup *dedupIndex
+
+	// Batch state, reused between batches.
+	wb      *grocksdb.WriteBatch
+	dirty   map[string]dirtyValue
+	pending map[resp.RequestID]*op
+	keyBuf  []byte
+	valBuf  []byte
+
+	writes  atomic.Uint64 // ops applied
+	batches atomic.Uint64 // WriteBatches written
+}
+
+type dirtyValue struct {
+	v       int64
+	deleted bool
+}
+
+func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window time.Duration) (*writer, error) {
+	cache, err := simplelru.NewLRU[string, int64](cacheEntries, nil)
+	if err != nil {
+		return nil, err
+	}
+	d, err := loadDedupIndex(st, window)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{
+		st: st, log: log, ch: make(chan *op, maxBatch), maxBatch: maxBatch,
+		stop: make(chan struct{}), done: make(chan struct{}),
+		cache: cache, dedup: d,
+		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), pending: make(map[resp.RequestID]*op),
+	}, nil
+}
+
+// submit queues o. It fails with ErrShuttingDown once the writer is closing;
+// then o was certainly not applied.
+func (w *writer) submit(o *op) error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return fmt.Errorf("%w: not accepting writes", resp.ErrShuttingDown)
+	}
+	w.ch <- o
+	return nil
+}
+
+// run is the writer goroutine.
+func (w *writer) run() {
+	defer close(w.done)
+	prune := time.NewTicker(w.dedup.pruneEvery())
+	defer prune.Stop()
+	batch := make([]*op, 0, w.maxBatch)
+	for {
+		select {
+		case o := <-w.ch:
+			batch = append(batch[:0], o)
+		drain:
+			for len(batch) < w.maxBatch {
+				select {
+				case o := <-w.ch:
+					batch = append(batch, o)
+				default:
+					break drain
+				}
+			}
+			w.apply(batch)
+			clear(batch)
+		case now := <-prune.C:
+			if err := w.dedup.prune(now); err != nil {
+				w.log.Error("pruning request ids failed", "err", err)
+			}
+		case <-w.stop:
+			for {
+				select {
+				case o := <-w.ch:
+					w.apply([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// close stops taking ops, finishes the queued ones and stops the goroutine.
+func (w *writer) close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.done
+		return
+	}
+	w.closed = true
+	w.mu.Unlock()
+	close(w.stop)
+	<-w.done
+	w.wb.Destroy()
+}
+
+// value returns the partial of key as this batch sees it.
+func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
+	if d, ok := w.dirty[string(key)]; ok {
+		return d.v, !d.deleted, nil
+	}
+	if flushed {
+		return 0, false, nil
+	}
+	if v, ok := w.cache.Get(string(key)); ok {
+		return v, true, nil
+	}
+	return w.st.partial(key)
+}
+
+// apply runs one group of ops and writes it as one WriteBatch.
+func (w *writer) apply(batch []*op) {
+	flushed := false
+	for _, o := range batch {
+		switch o.kind {
+		case opIncr:
+			w.applyIncr(o, flushed)
+		case opSet:
+			w.dirty[string(o.key)] = dirtyValue{v: o.delta}
+		case opDel:
+			_, exists, err := w.value(o.key, flushed)
+			if err != nil {
+				o.err = err
+				continue
+			}
+			if exists {
+				o.val = 1
+			}
+			w.dirty[string(o.key)] = dirtyValue{deleted: true}
+		case opFlush:
+			clear(w.dirty)
+			flushed = true
+			w.wb.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1})
+		}
+	}
+	for k, d := range w.dirty {
+		w.keyBuf = counterKey(w.keyBuf[:0], []byte(k))
+		if d.deleted {
+			w.wb.Delete(w.keyBuf)
+		} else {
+			w.valBuf = encodeInt(w.valBuf[:0], d.v)
+			w.wb.Put(w.keyBuf, w.valBuf)
+		}
+	}
+	var werr error
+	if w.wb.Count() > 0 {
+		if err := w.st.db.Write(w.st.wo, w.wb); err != nil {
+			werr = fmt.Errorf("%w: write batch: %v", resp.ErrStorage, err)
+			w.log.Error("RocksDB write failed; replying errors to the whole batch", "err", err, "ops", len(batch))
+		} else {
+			w.batches.Add(1)
+		}
+	}
+	if werr == nil {
+		if flushed {
+			w.cache.Purge()
+		}
+		for k, d := range w.dirty {
+			if d.deleted {
+				w.cache.Remove(k)
+			} else {
+				w.cache.Add(k, d.v)
+			}
+		}
+		for id := range w.pending {
+			w.dedup.applied(id)
+		}
+	}
+	applied := 0
+	for _, o := range batch {
+		if werr != nil && o.err == nil {
+			o.err = werr
+		}
+		if o.dup != nil {
+			o.val, o.err = o.dup.val, o.dup.err
+		}
+		if o.err == nil {
+			applied++
+		}
+		o.fut.Resolve(o.reply())
+	}
+	w.writes.Add(uint64(applied))
+	w.wb.Clear()
+	clear(w.dirty)
+	clear(w.pending)
+}
+
+func (w *writer) applyIncr(o *op, flushed bool) {
+	if o.hasID {
+		if first, ok := w.pending[o.id]; ok {
+			o.dup = first
+			return
+		}
+		prev, seen, err := w.dedup.lookup(o.id)
+		if err != nil {
+			o.err = err
+			return
+		}
+		if seen {
+			o.val = prev
+			return
+		}
+	}
+	old, _, err := w.value(o.key, flushed)
+	if err != nil {
+		o.err = err
+		return
+	}
+	v, ok := resp.AddInt(old, o.delta)
+	if !ok {
+		o.err = resp.ErrOverflow
+		return
+	}
+	w.dirty[string(o.key)] = dirtyValue{v: v}
+	o.val = v
+	if o.hasID {
+		w.pending[o.id] = o
+		w.keyBuf = dedupKey(w.keyBuf[:0], o.id)
+		w.valBuf = encodeInt(w.valBuf[:0], v)
+		w.wb.Put(w.keyBuf, w.valBuf)
+	}
+}
+
+// dedupIndex knows which request ids a shard has applied, within a window.
+//
+// Every applied id is stored as d<coord><seq> in the same WriteBatch as its
+// delta. maxSeq holds, per coordinator, the highest applied seq: an id above
+// it cannot have been applied, so the common case needs no RocksDB read.
+// Every window/8 the writer takes a checkpoint of maxSeq; the ids covered by
+// a checkpoint older than the window are deleted with one range delete per
+// coordinator, and ids at or below pruned[coord] are answered with
+// ErrRequestExpired, since the shard can no longer tell.
+type dedupIndex struct {
+	st          *store
+	window      time.Duration
+	maxSeq      map[uint64]uint64
+	pruned      map[uint64]uint64
+	checkpoints []dedupCheckpoint
+}
+
+type dedupCheckpoint struct {
+	at     time.Time
+	maxSeq map[uint64]uint64
+}
+
+// loadDedupIndex finds the coordinators that have ids stored and the highest
+// seq of each. It seeks once per coordinator, not once per id, so start-up
+// does not scan the database.
+func loadDedupIndex(st *store, window time.Duration) (*dedupIndex, error) {
+	d := &dedupIndex{st: st, window: window, maxSeq: map[uint64]uint64{}, pruned: map[uint64]uint64{}}
+	it := st.db.NewIterator(st.ro)
+	defer it.Close()
+	for it.Seek([]byte{prefixDedup}); it.Valid(); {
+		k := it.Key().Data()
+		if len(k) != 17 || k[0] != prefixDedup {
+			break
+		}
+		coord := binary.BigEndian.Uint64(k[1:9])
+		// The last id of this coordinator is just before the first key past it.
+		end := binary.BigEndian.AppendUint64([]byte{prefixDedup}, coord)
+		end = append(end, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		it.SeekForPrev(end)
+		if !it.Valid() {
+			break
+		}
+		last := it.Key().Data()
+		d.maxSeq[coord] = binary.BigEndian.Uint64(last[9:17])
+		if coord == ^uint64(0) {
+			break
+		}
+		it.Seek(binary.BigEndian.AppendUint64([]byte{prefixDedup}, coord+1))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("shard: load request ids: %w", err)
+	}
+	d.checkpoint(time.Now())
+	return d, nil
+}
+
+func (d *dedupIndex) pruneEvery() time.Duration { return max(d.window/8, time.Millisecond) }
+
+// lookup tells whether id was applied and, if so, the partial it produced.
+func (d *dedupIndex) lookup(id resp.RequestID) (int64, bool, error) {
+	if id.Seq <= d.pruned[id.Coord] {
+		return 0, false, fmt.Errorf("%w: %s is older than the %s deduplication window", resp.ErrRequestExpired, id, d.window)
+	}
+	if id.Seq > d.maxSeq[id.Coord] {
+		return 0, false, nil
+	}
+	var buf [17]byte
+	return d.st.getInt(dedupKey(buf[:0], id))
+}
+
+// applied records that id is now stored.
+func (d *dedupIndex) applied(id resp.RequestID) {
+	if id.Seq > d.maxSeq[id.Coord] {
+		d.maxSeq[id.Coord] = id.Seq
+	}
+}
+
+func (d *dedupIndex) checkpoint(now time.Time) {
+	snap := make(map[uint64]uint64, len(d.maxSeq))
+	for c, s := range d.maxSeq {
+		snap[c] = s
+	}
+	d.checkpoints = append(d.checkpoints, dedupCheckpoint{at: now, maxSeq: snap})
+}
+
+// prune deletes the ids covered by checkpoints older than the window, and
+// takes a new checkpoint.
+func (d *dedupIndex) prune(now time.Time) error {
+	d.checkpoint(now)
+	cut := 0
+	for cut < len(d.checkpoints) && now.Sub(d.checkpoints[cut].at) > d.window {
+		cut++
+	}
+	if cut == 0 {
+		return nil
+	}
+	old := d.checkpoints[cut-1]
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for coord, seq := range old.maxSeq {
+		if seq <= d.pruned[coord] {
+			continue
+		}
+		from := binary.BigEndian.AppendUint64([]byte{prefixDedup}, coord)
+		to := dedupKey(nil, resp.RequestID{Coord: coord, Seq: seq})
+		wb.DeleteRange(from, append(to, 0))
+		d.pruned[coord] = seq
+		// A coordinator that sent nothing for a whole window is gone.
+		if d.maxSeq[coord] == seq {
+			delete(d.maxSeq, coord)
+		}
+	}
+	d.checkpoints = append(d.checkpoints[:0], d.checkpoints[cut:]...)
+	if wb.Count() == 0 {
+		return nil
+	}
+	return d.st.db.Write(d.st.wo, wb)
+}
