@@ -85,3 +85,6 @@ func AddInt(a, b int64) (sum int64, ok bool) {
 
 // FormatInt is strconv.FormatInt in base 10, here so callers need one import.
 func FormatInt(v int64) string { return strconv.FormatInt(v, 10) }
+
+// AppendInt appends the base-10 form of v to dst.
+func AppendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }

@@ -129,3 +129,12 @@ func (f *Future) Wait() Reply {
 
 // WriteTo waits for the reply and writes it.
 func (f *Future) WriteTo(w Writer) { f.Wait().WriteTo(w) }
+
+func (errReply) isError()    {}
+func (rawErrReply) isError() {}
+
+// IsError reports whether r is an error reply.
+func IsError(r Reply) bool {
+	_, ok := r.(interface{ isError() })
+	return ok
+}

@@ -19,6 +19,21 @@ const (
 	CmdStats = "SC.STATS" // SC.STATS shard -> map of name -> integer
 )
 
+// ValidShardID reports whether id is a usable shard id: 1..64 characters of
+// [A-Za-z0-9_.-].
+func ValidShardID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		ok := c == '_' || c == '.' || c == '-' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // RequestID identifies one write of one coordinator. Coord is unique per
 // coordinator process start; Seq counts up within it. A shard applies each
 // RequestID at most once.

@@ -61,7 +61,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("shard: ID is required")
-	case len(c.ID) > 64 || !validID(c.ID):
+	case !resp.ValidShardID(c.ID):
 		return fmt.Errorf("shard: ID %q must be 1..64 characters of [A-Za-z0-9_.-]", c.ID)
 	case c.DataDir == "":
 		return errors.New("shard: DataDir is required")
@@ -79,14 +79,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shard: IdleTimeout %s must not be negative", c.IdleTimeout)
 	}
 	return nil
-}
-
-func validID(id string) bool {
-	for _, c := range id {
-		ok := c == '_' || c == '.' || c == '-' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

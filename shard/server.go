@@ -85,12 +85,19 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves RESP on ln until Shutdown. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	s.mu.Unlock()
+	return s.serve()
+}
+
+func (s *Server) serve() error {
+	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		ln.Close()
+		s.ln.Close()
 		return errors.New("shard: server is shut down")
 	}
-	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	ln := s.ln
 	s.mu.Unlock()
 	s.log.Info("shard serving", "listen", ln.Addr().String(), "data", s.cfg.DataDir,
 		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
@@ -103,7 +110,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.IdleTimeout > 0 {
 		srv.SetIdleClose(s.cfg.IdleTimeout)
 	}
-	err := srv.Serve(s.ln)
+	err := srv.Serve(ln)
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
@@ -156,4 +163,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shard %s: shutdown: %w", s.cfg.ID, ctx.Err())
 	}
+}
+
+// Start listens on the configured address and serves in the background
+// until Shutdown.
+func (s *Server) Start() error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	s.mu.Unlock()
+	s.goFunc(func() {
+		if err := s.serve(); err != nil {
+			s.log.Error("shard server stopped", "err", err)
+		}
+	})
+	return nil
 }

@@ -1,0 +1,298 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/shardcounter/shardcounter/resp"
+	"github.com/shardcounter/shardcounter/ring"
+)
+
+// router decides where each write goes and gathers the partials of reads.
+//
+// Writes: a counter with spread n writes to one of the first n shards of
+// its preference list (ring.Prefs); when that shard is down, to the next.
+// Invariant 1 (a counter's value is the sum of its partials) makes any
+// placement correct, so routing is only policy.
+//
+// Replies: for a counter held by one shard, INCRBY replies with that shard's
+// new partial, which is the exact total. A counter known to have partials on
+// several shards (a spread counter, or one written elsewhere during a
+// failover, or seen so by a read) is "split": its reply adds the partials of
+// the other shards as last seen.
+type router struct {
+	ring         *ring.Ring
+	shards       []*shardConn
+	writes       [][]*writeLane // per shard, per lane
+	reads        []*readLane
+	spread       int
+	coord        uint64
+	seq          atomic.Uint64
+	writeTimeout time.Duration
+	retryBackoff time.Duration
+	split        *lru.Cache[string, *splitState]
+	metrics      *metrics
+}
+
+// lanesPerShard is the number of write lanes (goroutines with one round in
+// flight each) per shard.
+const lanesPerShard = 4
+
+// maxRound bounds the requests in one lane round.
+const maxRound = 4096
+
+// splitCacheSize bounds the split counters the coordinator remembers.
+const splitCacheSize = 100000
+
+func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time.Duration, m *metrics) (*router, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("coordinator: make coordinator id: %w", err)
+	}
+	split, err := lru.New[string, *splitState](splitCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	r := &router{
+		ring: rg, shards: shards, spread: spread, coord: binary.BigEndian.Uint64(b[:]),
+		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, split: split, metrics: m,
+	}
+	for _, sc := range shards {
+		lanes := make([]*writeLane, lanesPerShard)
+		for i := range lanes {
+			lanes[i] = &writeLane{sc: sc, r: r, ch: make(chan *writeReq, maxRound), maxBatch: maxRound, byKey: map[string]*group{}}
+		}
+		r.writes = append(r.writes, lanes)
+		r.reads = append(r.reads, &readLane{sc: sc, r: r, ch: make(chan *readReq, maxRound), maxBatch: maxRound})
+	}
+	return r, nil
+}
+
+// start runs every lane through goFunc.
+func (r *router) start(ctx context.Context, goFunc func(func())) {
+	for i := range r.shards {
+		for _, l := range r.writes[i] {
+			goFunc(func() { l.run(ctx) })
+		}
+		rl := r.reads[i]
+		goFunc(func() { rl.run(ctx) })
+	}
+}
+
+// nextID returns a request id unique to this coordinator process.
+func (r *router) nextID() resp.RequestID {
+	return resp.RequestID{Coord: r.coord, Seq: r.seq.Add(1)}
+}
+
+// incrResult is the outcome of one increment.
+type incrResult struct {
+	total   int64 // the reply: exact for a counter on one shard, best known for a split one
+	shard   int   // the shard that took the write
+	partial int64 // that shard's new partial
+}
+
+// incr adds delta to key and calls done once with the outcome.
+func (r *router) incr(key []byte, delta int64, done func(incrResult, error)) {
+	prefs := r.ring.Prefs(key)
+	st, isSplit := r.split.Get(string(key))
+	if isSplit {
+		if _, ok := resp.AddInt(st.total(), delta); !ok {
+			done(incrResult{}, resp.ErrOverflow)
+			return
+		}
+	}
+	start := 0
+	if r.spread > 1 {
+		start = int(r.seq.Load() % uint64(r.spread))
+	}
+	q := &writeReq{key: key, delta: delta, deadline: time.Now().Add(r.writeTimeout), prefs: prefs, pos: start}
+	q.done = func(shard int, partial int64, err error) {
+		if err != nil {
+			done(incrResult{}, err)
+			return
+		}
+		res := incrResult{total: partial, shard: shard, partial: partial}
+		if shard != prefs[0] || r.spread > 1 || isSplit {
+			res.total, err = r.splitState(key).set(shard, partial)
+		}
+		done(res, err)
+	}
+	r.route(q, start, nil, false)
+}
+
+// route queues q for the first shard from prefs[from] on that is up.
+// inLane is true when the caller is a lane goroutine.
+func (r *router) route(q *writeReq, from int, lastErr error, inLane bool) {
+	for i := from; i < len(q.prefs); i++ {
+		sc := r.shards[q.prefs[i]]
+		if !sc.up.Load() {
+			lastErr = sc.unavailable()
+			continue
+		}
+		q.pos = i
+		if i != 0 {
+			r.metrics.failovers.WithLabelValues(r.shards[q.prefs[0]].id, sc.id).Inc()
+		}
+		lanes := r.writes[sc.idx]
+		lane := lanes[resp.KeyHash(q.key)%uint64(len(lanes))]
+		select {
+		case lane.ch <- q:
+		default:
+			if inLane {
+				// A lane must never block on a full queue: two lanes
+				// could wait on each other.
+				go func() { lane.ch <- q }()
+			} else {
+				lane.ch <- q // back-pressure on the client connection
+			}
+		}
+		return
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("no shard left to try")
+	}
+	q.done(-1, 0, fmt.Errorf("%w for key %q: %v", resp.ErrNoShardAvailable, q.key, lastErr))
+}
+
+// reroute sends q, which was certainly not applied where it was queued, to
+// the next shard of its preference list.
+func (r *router) reroute(q *writeReq, err error) {
+	if time.Now().After(q.deadline) {
+		q.done(-1, 0, fmt.Errorf("%w for key %q before the deadline: %v", resp.ErrNoShardAvailable, q.key, err))
+		return
+	}
+	r.route(q, q.pos+1, err, true)
+}
+
+// splitState is what a coordinator knows of a split counter's partials.
+type splitState struct {
+	mu       sync.Mutex
+	partials []int64
+}
+
+func (r *router) splitState(key []byte) *splitState {
+	if st, ok := r.split.Get(string(key)); ok {
+		return st
+	}
+	st := &splitState{partials: make([]int64, len(r.shards))}
+	if prev, ok, _ := r.split.PeekOrAdd(string(key), st); ok {
+		return prev
+	}
+	return st
+}
+
+// set records shard's partial and returns the best-known total.
+func (st *splitState) set(shard int, partial int64) (int64, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.partials[shard] = partial
+	return st.sumLocked()
+}
+
+func (st *splitState) total() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t, _ := st.sumLocked()
+	return t
+}
+
+func (st *splitState) sumLocked() (int64, error) {
+	var t int64
+	for _, p := range st.partials {
+		var ok bool
+		if t, ok = resp.AddInt(t, p); !ok {
+			return 0, fmt.Errorf("%w: the partials of this counter add up past int64", resp.ErrOverflow)
+		}
+	}
+	return t, nil
+}
+
+// readResult is the partials of some keys on every shard.
+type readResult struct {
+	partials [][]int64 // [shard][key]
+	found    [][]bool  // [shard][key]
+}
+
+// total sums key i over the shards. ok is false when no shard has it.
+func (rr *readResult) total(i int) (sum int64, exists bool, err error) {
+	for s := range rr.partials {
+		if !rr.found[s][i] {
+			continue
+		}
+		exists = true
+		var ok bool
+		if sum, ok = resp.AddInt(sum, rr.partials[s][i]); !ok {
+			return 0, true, resp.ErrOverflow
+		}
+	}
+	return sum, exists, nil
+}
+
+// read fans out to every shard in parallel, batched per shard, and calls
+// done once with every shard's partials. If any shard cannot answer, done
+// gets that shard's error: a partial sum is never passed off as the total.
+func (r *router) read(keys [][]byte, done func(*readResult, error)) {
+	n := len(r.shards)
+	rr := &readResult{partials: make([][]int64, n), found: make([][]bool, n)}
+	var (
+		mu        sync.Mutex
+		remaining = n
+		firstErr  error
+	)
+	for _, rl := range r.reads {
+		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
+			mu.Lock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			rr.partials[shard], rr.found[shard] = partials, found
+			remaining--
+			last := remaining == 0
+			mu.Unlock()
+			if !last {
+				return
+			}
+			if firstErr != nil {
+				done(nil, firstErr)
+				return
+			}
+			r.observe(keys, rr)
+			done(rr, nil)
+		}}
+	}
+}
+
+// observe learns from a read which counters are split.
+func (r *router) observe(keys [][]byte, rr *readResult) {
+	for i, k := range keys {
+		owner := r.ring.Owner(k)
+		split := r.spread > 1
+		for s := range rr.found {
+			if s != owner && rr.found[s][i] {
+				split = true
+			}
+		}
+		if !split {
+			if r.spread == 1 {
+				r.split.Remove(string(k))
+			}
+			continue
+		}
+		st := r.splitState(k)
+		st.mu.Lock()
+		for s := range rr.partials {
+			st.partials[s] = 0
+			if rr.found[s][i] {
+				st.partials[s] = rr.partials[s][i]
+			}
+		}
+		st.mu.Unlock()
+	}
+}

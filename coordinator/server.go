@@ -1,0 +1,287 @@
+// Package coordinator is shardcounter's front end: a stateless RESP and HTTP
+// server that routes each write through the consistent-hash ring to a shard
+// and answers reads by summing the partials of every shard.
+//
+// The path of a write: handlers.go dispatches INCRBY to incr.go, which asks
+// the router (router.go) for a shard; the shard's write lane (lanes.go)
+// coalesces concurrent increments and sends them as one pipelined round over
+// rueidis (shards.go); the reply comes back through the request's callback.
+// Reads fan out to every shard's read lane and are summed in router.read.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/resp"
+	"github.com/shardcounter/shardcounter/ring"
+)
+
+// Version is shardcounter's version.
+const Version = "0.1.0"
+
+// Server is a running coordinator.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	ring    *ring.Ring
+	shards  []*shardConn
+	router  *router
+	mux     *resp.Mux
+	metrics *metrics
+	gather  prometheus.Gatherer
+	started time.Time
+	clients atomic.Int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	respLn   net.Listener
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	respSrv  *redcon.Server
+	shutdown bool
+}
+
+// New connects to the shards (a shard that is down is retried by the
+// prober) and prepares the servers. Call Start to listen.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg, gather := cfg.Registerer, cfg.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gather = r, r
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: metrics: %w", err)
+	}
+	ids := make([]string, len(cfg.Shards))
+	for i, sa := range cfg.Shards {
+		ids[i] = sa.ID
+	}
+	rg, err := ring.New(ids, cfg.Ring)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, ring: rg, metrics: m, gather: gather, started: time.Now()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for i, sa := range cfg.Shards {
+		sc, err := newShardConn(i, sa, cfg)
+		if err != nil {
+			s.closeShards()
+			return nil, err
+		}
+		sc.errs = m.shardErrors.WithLabelValues(sa.ID)
+		s.shards = append(s.shards, sc)
+	}
+	s.router, err = newRouter(rg, s.shards, cfg.Spread, cfg.WriteTimeout, m)
+	if err != nil {
+		s.closeShards()
+		return nil, err
+	}
+	s.mux = s.handlers()
+	return s, nil
+}
+
+func (s *Server) closeShards() {
+	for _, sc := range s.shards {
+		sc.client.Close()
+	}
+}
+
+// goFunc runs f in a goroutine that Shutdown waits for.
+func (s *Server) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Start checks every shard once, then listens on the RESP and HTTP
+// addresses and serves in the background until Shutdown. A shard that
+// answers with another id is an error: the configuration is wrong.
+func (s *Server) Start() error {
+	for _, sc := range s.shards {
+		sc.probe(s.ctx)
+		st := sc.status()
+		if errors.Is(resp.FromReply(st.Err), resp.ErrWrongShard) {
+			return fmt.Errorf("coordinator: shard %s at %s: %s", sc.id, sc.addr, st.Err)
+		}
+		if !st.Up {
+			s.log.Warn("shard is down at start; writes for its keys go to the next shard", "shard", sc.id, "addr", sc.addr, "err", st.Err)
+		}
+	}
+	respLn, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("coordinator: listen: %w", err)
+	}
+	var httpLn net.Listener
+	if s.cfg.HTTP != "" {
+		if httpLn, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
+			respLn.Close()
+			return fmt.Errorf("coordinator: listen http: %w", err)
+		}
+	}
+	respSrv := redcon.NewServer("", s.mux.ServeRESP, s.accept, s.closed)
+	if s.cfg.IdleTimeout > 0 {
+		respSrv.SetIdleClose(s.cfg.IdleTimeout)
+	}
+	s.mu.Lock()
+	s.respLn = resp.LimitListener(respLn, s.cfg.MaxRequestBytes)
+	s.respSrv = respSrv
+	s.httpLn = httpLn
+	if httpLn != nil {
+		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	s.mu.Unlock()
+
+	s.router.start(s.ctx, s.goFunc)
+	for _, sc := range s.shards {
+		s.goFunc(func() { s.probeLoop(sc) })
+	}
+	s.goFunc(func() {
+		if err := respSrv.Serve(s.respLn); err != nil {
+			s.log.Error("RESP server stopped", "err", err)
+		}
+	})
+	if httpLn != nil {
+		s.goFunc(func() {
+			if err := s.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("HTTP server stopped", "err", err)
+			}
+		})
+	}
+	shardList := make([]string, len(s.shards))
+	for i, sc := range s.shards {
+		shardList[i] = sc.id + "=" + sc.addr
+	}
+	httpAddr := ""
+	if httpLn != nil {
+		httpAddr = httpLn.Addr().String()
+	}
+	s.log.Info("coordinator serving", "listen", respLn.Addr().String(), "http", httpAddr,
+		"shards", shardList, "spread", s.cfg.Spread, "auth", s.cfg.Password != "",
+		"shard_timeout", s.cfg.ShardTimeout.String(), "write_timeout", s.cfg.WriteTimeout.String(),
+		"max_request_bytes", s.cfg.MaxRequestBytes, "idle_timeout", s.cfg.IdleTimeout.String())
+	return nil
+}
+
+func (s *Server) accept(c redcon.Conn) bool {
+	c.SetContext(s.mux.NewSession(c.RemoteAddr()))
+	s.metrics.clients.Inc()
+	s.clients.Add(1)
+	return true
+}
+
+func (s *Server) closed(redcon.Conn, error) {
+	s.metrics.clients.Dec()
+	s.clients.Add(-1)
+}
+
+// probeLoop pings one shard every ProbeInterval until Shutdown.
+func (s *Server) probeLoop(sc *shardConn) {
+	t := time.NewTicker(s.cfg.ProbeInterval)
+	defer t.Stop()
+	wasUp := sc.up.Load()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		sc.probe(s.ctx)
+		up := sc.up.Load()
+		if up != wasUp {
+			if up {
+				s.log.Info("shard is back", "shard", sc.id, "addr", sc.addr)
+			} else {
+				s.log.Warn("shard is down", "shard", sc.id, "addr", sc.addr, "err", sc.status().Err)
+			}
+			wasUp = up
+		}
+		v := 0.0
+		if up {
+			v = 1
+		}
+		s.metrics.shardUp.WithLabelValues(sc.id).Set(v)
+	}
+}
+
+// Addr is the RESP address, or nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.respLn == nil {
+		return nil
+	}
+	return s.respLn.Addr()
+}
+
+// HTTPAddr is the HTTP address, or nil when HTTP is off or before Start.
+func (s *Server) HTTPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// Shutdown stops listening, closes client connections, answers what is
+// queued, and stops every goroutine, or returns ctx's error when the
+// deadline passes first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return nil
+	}
+	s.shutdown = true
+	respSrv, httpSrv := s.respSrv, s.httpSrv
+	s.mu.Unlock()
+	var errs []error
+	if respSrv != nil {
+		if err := respSrv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if httpSrv != nil {
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		s.closeShards()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("coordinator: shutdown: %w", ctx.Err()))
+	}
+	s.log.Info("coordinator stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,191 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// shardConn is the coordinator's link to one shard: pipelined rueidis
+// connections, and a circuit breaker that is open while the shard is down.
+//
+// The breaker opens on a connection error or a timeout, so that writes go to
+// the next shard for their keys at once, and closes when a probe (SC.PING,
+// which also checks the shard id) succeeds.
+type shardConn struct {
+	idx     int
+	id      string
+	addr    string
+	client  rueidis.Client
+	timeout time.Duration
+
+	errs    prometheus.Counter // failed round trips
+
+	up      atomic.Bool
+	mu      sync.Mutex
+	lastErr string    // why it is down
+	since   time.Time // when it went up or down
+	latency atomic.Int64
+}
+
+func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
+	multiplex := 0
+	for 1<<multiplex < cfg.ConnsPerShard {
+		multiplex++
+	}
+	// ForceSingleClient returns a client even when the first dial fails:
+	// a shard may be down while the coordinator starts.
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:       []string{sa.Addr},
+		ForceSingleClient: true,
+		DisableCache:      true,
+		DisableRetry:      true,
+		Password:          cfg.ShardPassword,
+		ClientName:        "shardcounter-coordinator",
+		Dialer:            net.Dialer{Timeout: cfg.ShardTimeout},
+		ConnWriteTimeout:  cfg.ShardTimeout,
+		PipelineMultiplex: multiplex,
+	})
+	if c == nil {
+		return nil, fmt.Errorf("shard %s at %s: %w", sa.ID, sa.Addr, err)
+	}
+	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now()}
+	if err == nil {
+		sc.up.Store(true)
+	} else {
+		sc.lastErr = err.Error()
+	}
+	return sc, nil
+}
+
+// markDown opens the breaker.
+func (sc *shardConn) markDown(err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.lastErr = err.Error()
+	if sc.up.Swap(false) {
+		sc.since = time.Now()
+	}
+}
+
+func (sc *shardConn) markUp() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.lastErr = ""
+	if !sc.up.Swap(true) {
+		sc.since = time.Now()
+	}
+}
+
+// unavailable is the error for a request that needs this shard while it is
+// down.
+func (sc *shardConn) unavailable() error {
+	sc.mu.Lock()
+	why := sc.lastErr
+	sc.mu.Unlock()
+	if why == "" {
+		why = "down"
+	}
+	return fmt.Errorf("%w: shard %s (%s) is unavailable: %s", resp.ErrShardUnavailable, sc.id, sc.addr, why)
+}
+
+// cmd builds a rueidis command from wire args.
+func (sc *shardConn) cmd(args []string) rueidis.Completed {
+	return sc.client.B().Arbitrary(args...).Build()
+}
+
+// do sends one command with the shard timeout. A transport failure opens
+// the breaker and is returned wrapped in ErrShardUnavailable.
+func (sc *shardConn) do(ctx context.Context, args []string) (rueidis.RedisMessage, error) {
+	if !sc.up.Load() {
+		return rueidis.RedisMessage{}, sc.unavailable()
+	}
+	ctx, cancel := context.WithTimeout(ctx, sc.timeout)
+	defer cancel()
+	start := time.Now()
+	msg, err := sc.client.Do(ctx, sc.cmd(args)).ToMessage()
+	if err == nil {
+		sc.latency.Store(int64(time.Since(start)))
+		return msg, nil
+	}
+	return msg, sc.classify(err)
+}
+
+// classify turns a rueidis error into the shard's error: a Redis error reply
+// becomes its sentinel (see resp.FromReply); anything else is a transport
+// failure that opens the breaker.
+func (sc *shardConn) classify(err error) error {
+	sc.errs.Inc()
+	if rerr, ok := rueidis.IsRedisErr(err); ok {
+		e := resp.FromReply(rerr.Error())
+		if errors.Is(e, resp.ErrWrongShard) {
+			sc.markDown(e)
+		}
+		return e
+	}
+	sc.markDown(err)
+	return fmt.Errorf("%w: shard %s (%s): %v", resp.ErrShardUnavailable, sc.id, sc.addr, err)
+}
+
+// notSent reports whether err proves that a command never reached the
+// shard, so that a write may go elsewhere.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, resp.ErrShuttingDown) || errors.Is(err, resp.ErrStorage) ||
+		errors.Is(err, resp.ErrWrongShard) || errors.Is(err, rueidis.ErrClosing)
+}
+
+// probe pings the shard, checking its id, and sets the breaker.
+func (sc *shardConn) probe(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, sc.timeout)
+	defer cancel()
+	start := time.Now()
+	err := sc.client.Do(ctx, sc.cmd(resp.ShardCmd{Name: resp.CmdPing, Shard: sc.id}.Args())).Error()
+	if err == nil {
+		sc.latency.Store(int64(time.Since(start)))
+		sc.markUp()
+		return
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return
+	}
+	if rerr, ok := rueidis.IsRedisErr(err); ok {
+		sc.markDown(resp.FromReply(rerr.Error()))
+		return
+	}
+	sc.markDown(err)
+}
+
+// status is a snapshot for /health, INFO and status output.
+type shardStatus struct {
+	ID      string
+	Addr    string
+	Up      bool
+	Err     string
+	Since   time.Time
+	Latency time.Duration
+}
+
+func (sc *shardConn) status() shardStatus {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return shardStatus{ID: sc.id, Addr: sc.addr, Up: sc.up.Load(), Err: sc.lastErr, Since: sc.since,
+		Latency: time.Duration(sc.latency.Load())}
+}
+
+// badReply is the error for a reply that does not have the expected shape.
+func (sc *shardConn) badReply(what string, err error) error {
+	return fmt.Errorf("shard %s (%s): malformed %s reply: %v", sc.id, sc.addr, what, err)
+}
