@@ -28,7 +28,7 @@ type shardConn struct {
 	client  rueidis.Client
 	timeout time.Duration
 
-	errs    prometheus.Counter // failed round trips
+	errs prometheus.Counter // failed round trips
 
 	up      atomic.Bool
 	mu      sync.Mutex
