@@ -77,6 +77,9 @@ type Config struct {
 	// IdleTimeout closes client connections idle for this long; 0 keeps
 	// them. Default 0.
 	IdleTimeout time.Duration
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP address
+	// (behind the bearer token when Password is set). Default false.
+	Pprof bool
 	// Ring tunes the consistent-hash ring. Default ring.DefaultConfig().
 	Ring ring.Config
 	// Logger receives the coordinator's logs. Default slog.Default().

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,13 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("/sharded", s.requireToken(s.handleSharded))
 	mux.HandleFunc("/health", s.handleHealth)
 	mux.Handle("/metrics", s.requireToken(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP))
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", s.requireToken(pprof.Index))
+		mux.HandleFunc("/debug/pprof/cmdline", s.requireToken(pprof.Cmdline))
+		mux.HandleFunc("/debug/pprof/profile", s.requireToken(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/symbol", s.requireToken(pprof.Symbol))
+		mux.HandleFunc("/debug/pprof/trace", s.requireToken(pprof.Trace))
+	}
 	return mux
 }
 

@@ -133,7 +133,7 @@ func (sc *shardConn) classify(err error) error {
 		return e
 	}
 	sc.markDown(err)
-	return fmt.Errorf("%w: shard %s (%s): %v", resp.ErrShardUnavailable, sc.id, sc.addr, err)
+	return fmt.Errorf("%w: shard %s (%s): %w", resp.ErrShardUnavailable, sc.id, sc.addr, err)
 }
 
 // notSent reports whether err proves that a command never reached the

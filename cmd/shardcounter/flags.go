@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// errUsage marks a bad command line. The problem and the usage have been
+// printed already.
+var errUsage = errors.New("bad command line")
+
+// newFlagSet returns the flag set of a command. Its usage, printed to
+// stderr, is synopsis, about, and the flags.
+func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("shardcounter "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: shardcounter %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args with fs and rejects positional arguments. It
+// returns flag.ErrHelp for -h or --help, and an error wrapping errUsage for
+// a bad command line; in both cases the usage has been printed.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		// The flag package has printed the problem and the usage.
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return badUsage(fs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	return nil
+}
+
+// badUsage prints err and fs's usage, and returns err wrapped in errUsage.
+func badUsage(fs *flag.FlagSet, err error) error {
+	fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+	fs.Usage()
+	return fmt.Errorf("%w: %w", errUsage, err)
+}

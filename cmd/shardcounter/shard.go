@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/shardcounter/shardcounter/shard"
+)
+
+// runShard runs `shardcounter shard` until ctx is done.
+func runShard(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	cfg, err := parseShardFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	srv, err := shard.New(cfg)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, srv, log, nil)
+}
+
+// parseShardFlags parses the flags of `shardcounter shard` into a valid
+// shard.Config. Errors are as for parseFlags.
+func parseShardFlags(args []string, stderr io.Writer) (shard.Config, error) {
+	cfg := shard.DefaultConfig()
+	fs := newFlagSet("shard", "--id ID [flags]",
+		"Runs one shard: a RESP server that keeps its part of every counter in RocksDB.", stderr)
+	fs.StringVar(&cfg.ID, "id", "", "stable shard `id`, recorded in the data directory (required)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "RESP `address`")
+	fs.StringVar(&cfg.DataDir, "data", "", "RocksDB `directory` (default ./data/<id>)")
+	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync the WAL before every reply")
+	fs.StringVar(&cfg.Password, "requirepass", "", "require this `password` through AUTH or HELLO")
+	fs.IntVar(&cfg.CacheEntries, "cache-entries", cfg.CacheEntries, "hot partials kept in memory")
+	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request accepted, in bytes")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections idle this long (0: never)")
+	if err := parseFlags(fs, args); err != nil {
+		return shard.Config{}, err
+	}
+	if cfg.ID == "" {
+		return shard.Config{}, badUsage(fs, errors.New("--id is required"))
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join("data", cfg.ID)
+	}
+	if err := cfg.Validate(); err != nil {
+		return shard.Config{}, badUsage(fs, err)
+	}
+	return cfg, nil
+}
