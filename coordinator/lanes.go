@@ -31,10 +31,33 @@ type writeReq struct {
 type group struct {
 	key       []byte
 	sum       int64
+	lo, hi    int64 // lowest and highest running sums, for the shard's overflow check
 	reqs      []*writeReq
 	id        resp.RequestID
 	deadline  time.Time
 	notBefore time.Time
+	// maybeApplied is set once a send got no answer: from then on the group
+	// may only be retried on this shard with the same id, never re-routed.
+	maybeApplied bool
+}
+
+func newGroup(q *writeReq, id resp.RequestID) *group {
+	return &group{key: q.key, sum: q.delta, lo: min(0, q.delta), hi: max(0, q.delta),
+		reqs: []*writeReq{q}, id: id, deadline: q.deadline}
+}
+
+// add appends q unless the sum would leave int64.
+func (g *group) add(q *writeReq) bool {
+	s, ok := resp.AddInt(g.sum, q.delta)
+	if !ok {
+		return false
+	}
+	g.sum, g.lo, g.hi = s, min(g.lo, s), max(g.hi, s)
+	g.reqs = append(g.reqs, q)
+	if q.deadline.Before(g.deadline) {
+		g.deadline = q.deadline
+	}
+	return true
 }
 
 // writeLane batches the increments for a slice of one shard's keys. It is
@@ -50,6 +73,10 @@ type writeLane struct {
 	maxBatch int
 	retries  []*group
 	byKey    map[string]*group
+	// carry holds requests for the next round: those that came after a
+	// request whose delta did not fit its key's group, so that one key has
+	// at most one group per round and its increments stay in order.
+	carry []*writeReq
 }
 
 func (l *writeLane) run(ctx context.Context) {
@@ -57,15 +84,22 @@ func (l *writeLane) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		reqs = reqs[:0]
+		// Carried requests are older than anything still queued. (A
+		// sub-round, see round, never takes the carry of its own round.)
+		reqs = append(reqs[:0], l.carry...)
+		clear(l.carry)
+		l.carry = l.carry[:0]
 		wait := time.Hour
-		if len(l.retries) > 0 {
-			wait = max(time.Until(l.retries[0].notBefore), 0)
+		for _, g := range l.retries {
+			wait = min(wait, time.Until(g.notBefore))
 		}
-		timer.Reset(wait)
+		if len(reqs) > 0 {
+			wait = 0
+		}
+		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
-			l.failAll(fmt.Errorf("%w: coordinator is shutting down", resp.ErrShuttingDown))
+			l.failAll(reqs, fmt.Errorf("%w: coordinator is shutting down", resp.ErrShuttingDown))
 			return
 		case q := <-l.ch:
 			reqs = append(reqs, q)
@@ -85,10 +119,18 @@ func (l *writeLane) run(ctx context.Context) {
 }
 
 // failAll answers everything still queued at shutdown.
-func (l *writeLane) failAll(err error) {
+func (l *writeLane) failAll(reqs []*writeReq, err error) {
+	for _, q := range reqs {
+		q.done(l.sc.idx, 0, err)
+	}
 	for _, g := range l.retries {
+		gerr := err
+		if g.maybeApplied {
+			// Never TRYAGAIN for a write that may have been applied.
+			gerr = fmt.Errorf("%w: coordinator shut down before shard %s confirmed increment of %q", resp.ErrAmbiguous, l.sc.id, g.key)
+		}
 		for _, q := range g.reqs {
-			q.done(l.sc.idx, 0, err)
+			q.done(l.sc.idx, 0, gerr)
 		}
 	}
 	for {
@@ -125,15 +167,17 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	clear(l.byKey)
 	for _, q := range reqs {
 		if !q.single {
-			if g := l.byKey[string(q.key)]; g != nil {
-				if s, ok := resp.AddInt(g.sum, q.delta); ok {
-					g.sum = s
-					g.reqs = append(g.reqs, q)
-					continue
+			if g, ok := l.byKey[string(q.key)]; ok {
+				if g == nil || !g.add(q) {
+					// The sum would leave int64: this request and every
+					// later one for the key wait for the next round.
+					l.byKey[string(q.key)] = nil
+					l.carry = append(l.carry, q)
 				}
+				continue
 			}
 		}
-		g := &group{key: q.key, sum: q.delta, reqs: []*writeReq{q}, id: l.r.nextID(), deadline: q.deadline}
+		g := newGroup(q, l.r.nextID())
 		if !q.single {
 			l.byKey[string(q.key)] = g
 		}
@@ -144,17 +188,21 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	}
 	cmds := make(rueidis.Commands, len(groups))
 	for i, g := range groups {
-		cmds[i] = l.sc.cmd(resp.IncrCmd{Shard: l.sc.id, Key: g.key, Delta: g.sum, ID: g.id}.Args())
+		cmds[i] = l.sc.cmd(resp.IncrCmd{Shard: l.sc.id, Key: g.key, Delta: g.sum, ID: g.id, Lo: g.lo, Hi: g.hi}.Args())
 	}
 	rctx, cancel := context.WithTimeout(ctx, l.sc.timeout)
 	start := time.Now()
 	results := l.sc.client.DoMulti(rctx, cmds...)
 	cancel()
 	l.r.metrics.shardRound(l.sc.id, time.Since(start), len(groups))
+	var alone []*writeReq
 	for i, g := range groups {
 		partial, err := results[i].AsInt64()
 		if err == nil {
 			l.sc.latency.Store(int64(time.Since(start)))
+			if g.reqs[0].prefs[0] == l.sc.idx {
+				l.r.ownerSeen.Add(string(g.key), partial)
+			}
 			base := partial - g.sum
 			for _, q := range g.reqs {
 				base += q.delta
@@ -162,26 +210,35 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 			}
 			continue
 		}
-		l.failed(g, l.sc.classify(err))
+		err = l.sc.classify(err)
+		if errors.Is(err, resp.ErrOverflow) && len(g.reqs) > 1 {
+			// One of them overflows; the others may not, as in Redis.
+			// Send them one by one before anything newer for these keys.
+			for _, q := range g.reqs {
+				q.single = true
+			}
+			alone = append(alone, g.reqs...)
+			continue
+		}
+		l.failed(g, err)
+	}
+	if len(alone) > 0 {
+		l.round(ctx, alone)
 	}
 }
 
 // failed decides what happens to a group whose SC.INCR did not succeed.
 func (l *writeLane) failed(g *group, err error) {
 	switch {
-	case errors.Is(err, resp.ErrOverflow) && len(g.reqs) > 1:
-		// Together they overflow; alone some may not, as in Redis.
-		for _, q := range g.reqs {
-			q.single = true
-			l.enqueue(q)
-		}
-	case notSent(err):
+	case notSent(err) && !g.maybeApplied:
 		for _, q := range g.reqs {
 			l.r.reroute(q, err)
 		}
-	case errors.Is(err, resp.ErrShardUnavailable):
+	case notSent(err) || errors.Is(err, resp.ErrShardUnavailable):
 		// Sent, no answer: it may have been applied. Retry here with the
-		// same request id until the deadline; never send it elsewhere.
+		// same request id until the deadline; never send it elsewhere. A
+		// later attempt that is refused proves nothing about the first.
+		g.maybeApplied = true
 		if time.Now().Add(l.r.retryBackoff).After(g.deadline) {
 			amb := fmt.Errorf("%w: shard %s did not confirm increment of %q before the deadline; it may or may not have been applied: %v",
 				resp.ErrAmbiguous, l.sc.id, g.key, err)
@@ -197,16 +254,6 @@ func (l *writeLane) failed(g *group, err error) {
 		for _, q := range g.reqs {
 			q.done(l.sc.idx, 0, err)
 		}
-	}
-}
-
-// enqueue puts q back on this lane's own queue; the lane goroutine must
-// not block on it.
-func (l *writeLane) enqueue(q *writeReq) {
-	select {
-	case l.ch <- q:
-	default:
-		go func() { l.ch <- q }()
 	}
 }
 

@@ -35,10 +35,15 @@ type router struct {
 	spread       int
 	coord        uint64
 	seq          atomic.Uint64
+	pick         atomic.Uint64 // rotates a spread counter's writes over its shards
 	writeTimeout time.Duration
 	retryBackoff time.Duration
 	split        *lru.Cache[string, *splitState]
-	metrics      *metrics
+	// ownerSeen is the last partial each owner shard replied for a counter
+	// held by one shard. When the owner goes down and the counter splits,
+	// its replies start from there instead of from zero.
+	ownerSeen *lru.Cache[string, int64]
+	metrics   *metrics
 }
 
 // lanesPerShard is the number of write lanes (goroutines with one round in
@@ -60,9 +65,13 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	if err != nil {
 		return nil, err
 	}
+	ownerSeen, err := lru.New[string, int64](splitCacheSize)
+	if err != nil {
+		return nil, err
+	}
 	r := &router{
 		ring: rg, shards: shards, spread: spread, coord: binary.BigEndian.Uint64(b[:]),
-		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, split: split, metrics: m,
+		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, split: split, ownerSeen: ownerSeen, metrics: m,
 	}
 	for _, sc := range shards {
 		lanes := make([]*writeLane, lanesPerShard)
@@ -103,14 +112,22 @@ func (r *router) incr(key []byte, delta int64, done func(incrResult, error)) {
 	prefs := r.ring.Prefs(key)
 	st, isSplit := r.split.Get(string(key))
 	if isSplit {
-		if _, ok := resp.AddInt(st.total(), delta); !ok {
-			done(incrResult{}, resp.ErrOverflow)
+		total, err := st.total()
+		if err == nil {
+			if _, ok := resp.AddInt(total, delta); !ok {
+				err = resp.ErrOverflow
+			}
+		}
+		if err != nil {
+			done(incrResult{}, err)
 			return
 		}
 	}
 	start := 0
 	if r.spread > 1 {
-		start = int(r.seq.Load() % uint64(r.spread))
+		// Every write moves on to the next of the key's shards, also in
+		// a burst of pipelined writes that all arrive before any is sent.
+		start = int(r.pick.Add(1) % uint64(r.spread))
 	}
 	q := &writeReq{key: key, delta: delta, deadline: time.Now().Add(r.writeTimeout), prefs: prefs, pos: start}
 	q.done = func(shard int, partial int64, err error) {
@@ -182,6 +199,9 @@ func (r *router) splitState(key []byte) *splitState {
 		return st
 	}
 	st := &splitState{partials: make([]int64, len(r.shards))}
+	if v, ok := r.ownerSeen.Peek(string(key)); ok {
+		st.partials[r.ring.Owner(key)] = v
+	}
 	if prev, ok, _ := r.split.PeekOrAdd(string(key), st); ok {
 		return prev
 	}
@@ -196,11 +216,12 @@ func (st *splitState) set(shard int, partial int64) (int64, error) {
 	return st.sumLocked()
 }
 
-func (st *splitState) total() int64 {
+// total is the best-known total, or ErrOverflow when the partials as last
+// seen already add up past int64.
+func (st *splitState) total() (int64, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	t, _ := st.sumLocked()
-	return t
+	return st.sumLocked()
 }
 
 func (st *splitState) sumLocked() (int64, error) {

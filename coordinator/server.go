@@ -257,13 +257,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.shutdown = true
-	respSrv, httpSrv := s.respSrv, s.httpSrv
+	respSrv, httpSrv, respLn := s.respSrv, s.httpSrv, s.respLn
 	s.mu.Unlock()
 	var errs []error
 	if respSrv != nil {
-		if err := respSrv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		// Close the listener ourselves: redcon's Close only says "not
+		// serving" when the Serve goroutine has not started yet, and that
+		// Serve would then run on. A closed listener stops it either way.
+		if err := respLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
+		respSrv.Close()
 	}
 	if httpSrv != nil {
 		if err := httpSrv.Shutdown(ctx); err != nil {

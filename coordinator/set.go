@@ -107,9 +107,12 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	if err != nil {
 		return resp.Err(err)
 	}
+	// A key named twice is deleted once, as in Redis.
 	var n int64
-	for _, f := range found {
-		if f {
+	counted := make(map[string]bool, len(keys))
+	for i, f := range found {
+		if f && !counted[string(keys[i])] {
+			counted[string(keys[i])] = true
 			n++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,11 @@ func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
 		Dialer:            net.Dialer{Timeout: cfg.ShardTimeout},
 		ConnWriteTimeout:  cfg.ShardTimeout,
 		PipelineMultiplex: multiplex,
+		// Keep rueidis' background reader running even when idle, so a
+		// connection the shard closed is noticed at once and the next
+		// write dials afresh (a refused dial proves "not sent") instead of
+		// being written into a dead socket (which looks "maybe applied").
+		AlwaysPipelining: true,
 	})
 	if c == nil {
 		return nil, fmt.Errorf("shard %s at %s: %w", sa.ID, sa.Addr, err)
@@ -126,14 +132,35 @@ func (sc *shardConn) do(ctx context.Context, args []string) (rueidis.RedisMessag
 func (sc *shardConn) classify(err error) error {
 	sc.errs.Inc()
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
-		e := resp.FromReply(rerr.Error())
-		if errors.Is(e, resp.ErrWrongShard) {
+		e := fromShardReply(rerr)
+		if errors.Is(e, resp.ErrWrongShard) || errors.Is(e, resp.ErrShuttingDown) {
 			sc.markDown(e)
 		}
 		return e
 	}
 	sc.markDown(err)
 	return fmt.Errorf("%w: shard %s (%s): %w", resp.ErrShardUnavailable, sc.id, sc.addr, err)
+}
+
+// fromShardReply turns a shard's error reply back into its sentinel (see
+// resp.FromReply). rueidis strips a leading "ERR " from error replies, so it
+// is put back when the message does not start with an upper-case error code:
+// the shard's ERR texts ("increment or decrement would overflow", ...) all
+// start in lower case.
+func fromShardReply(rerr *rueidis.RedisError) error {
+	msg := rerr.Error()
+	code, _, _ := strings.Cut(msg, " ")
+	upper := code != ""
+	for _, c := range []byte(code) {
+		if c < 'A' || c > 'Z' {
+			upper = false
+			break
+		}
+	}
+	if !upper {
+		msg = "ERR " + msg
+	}
+	return resp.FromReply(msg)
 }
 
 // notSent reports whether err proves that a command never reached the
@@ -161,8 +188,9 @@ func (sc *shardConn) probe(ctx context.Context) {
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return
 	}
+	sc.errs.Inc()
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
-		sc.markDown(resp.FromReply(rerr.Error()))
+		sc.markDown(fromShardReply(rerr))
 		return
 	}
 	sc.markDown(err)

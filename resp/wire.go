@@ -9,7 +9,7 @@ import (
 // names the shard id it expects as its first argument, so a coordinator that
 // points at the wrong process gets ErrWrongShard instead of wrong numbers.
 const (
-	CmdIncr  = "SC.INCR"  // SC.INCR shard key delta coord seq -> :new-partial
+	CmdIncr  = "SC.INCR"  // SC.INCR shard key delta coord seq lo hi -> :new-partial
 	CmdGet   = "SC.GET"   // SC.GET shard key [key ...] -> array of :partial or null
 	CmdSet   = "SC.SET"   // SC.SET shard key value -> +OK
 	CmdDel   = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
@@ -45,27 +45,45 @@ type RequestID struct {
 func (id RequestID) String() string { return fmt.Sprintf("%016x:%d", id.Coord, id.Seq) }
 
 // IncrCmd adds Delta to the shard's partial of Key.
+//
+// Delta may be the sum of several coalesced increments. Lo and Hi are the
+// lowest and highest running sums of those increments in order (with 0
+// included), so the shard can refuse the whole group when any one of them
+// would take the partial past int64, as Redis would have refused that one.
+// For a single increment, Lo = min(0, Delta) and Hi = max(0, Delta).
 type IncrCmd struct {
-	Shard string
-	Key   []byte
-	Delta int64
-	ID    RequestID
+	Shard  string
+	Key    []byte
+	Delta  int64
+	ID     RequestID
+	Lo, Hi int64
+}
+
+// SingleIncr is the IncrCmd for one increment.
+func SingleIncr(shard string, key []byte, delta int64, id RequestID) IncrCmd {
+	return IncrCmd{Shard: shard, Key: key, Delta: delta, ID: id, Lo: min(0, delta), Hi: max(0, delta)}
 }
 
 // Args is the command as the coordinator sends it.
 func (c IncrCmd) Args() []string {
 	return []string{CmdIncr, c.Shard, string(c.Key), strconv.FormatInt(c.Delta, 10),
-		strconv.FormatUint(c.ID.Coord, 16), strconv.FormatUint(c.ID.Seq, 10)}
+		strconv.FormatUint(c.ID.Coord, 16), strconv.FormatUint(c.ID.Seq, 10),
+		strconv.FormatInt(c.Lo, 10), strconv.FormatInt(c.Hi, 10)}
 }
 
 // ParseIncr parses SC.INCR as the shard receives it. Key aliases args.
 func ParseIncr(args [][]byte) (IncrCmd, error) {
-	if len(args) != 6 {
-		return IncrCmd{}, fmt.Errorf("%w: %s takes shard key delta coord seq", ErrSyntax, CmdIncr)
+	if len(args) != 8 {
+		return IncrCmd{}, fmt.Errorf("%w: %s takes shard key delta coord seq lo hi", ErrSyntax, CmdIncr)
 	}
 	delta, ok := ParseInt(args[3])
 	if !ok {
 		return IncrCmd{}, ErrNotInteger
+	}
+	lo, okLo := ParseInt(args[6])
+	hi, okHi := ParseInt(args[7])
+	if !okLo || !okHi || lo > min(0, delta) || hi < max(0, delta) {
+		return IncrCmd{}, fmt.Errorf("%w: %s bounds must satisfy lo <= min(0, delta) and hi >= max(0, delta)", ErrSyntax, CmdIncr)
 	}
 	coord, err := strconv.ParseUint(string(args[4]), 16, 64)
 	if err != nil {
@@ -75,7 +93,7 @@ func ParseIncr(args [][]byte) (IncrCmd, error) {
 	if !ok {
 		return IncrCmd{}, fmt.Errorf("%w: bad sequence number %q", ErrSyntax, args[5])
 	}
-	return IncrCmd{Shard: string(args[1]), Key: args[2], Delta: delta, ID: RequestID{coord, seq}}, nil
+	return IncrCmd{Shard: string(args[1]), Key: args[2], Delta: delta, ID: RequestID{coord, seq}, Lo: lo, Hi: hi}, nil
 }
 
 // KeysCmd is a command that takes a shard id and one or more keys: SC.GET

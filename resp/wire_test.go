@@ -27,23 +27,28 @@ func wire(t *testing.T, args []string) [][]byte {
 
 func TestIncrRoundTrip(t *testing.T) {
 	for _, c := range []IncrCmd{
-		{Shard: "s1", Key: []byte("likes"), Delta: 5, ID: RequestID{0xdeadbeef, 1}},
-		{Shard: "s2", Key: []byte("bin\x00\r\nkey"), Delta: math.MinInt64, ID: RequestID{math.MaxUint64, math.MaxUint64}},
-		{Shard: "s3", Key: []byte{}, Delta: math.MaxInt64},
+		SingleIncr("s1", []byte("likes"), 5, RequestID{0xdeadbeef, 1}),
+		SingleIncr("s2", []byte("bin\x00\r\nkey"), math.MinInt64, RequestID{math.MaxUint64, math.MaxUint64}),
+		SingleIncr("s3", []byte{}, math.MaxInt64, RequestID{}),
+		{Shard: "s4", Key: []byte("k"), Delta: 2, Lo: -3, Hi: 7},
 	} {
 		got, err := ParseIncr(wire(t, c.Args()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Shard != c.Shard || !bytes.Equal(got.Key, c.Key) || got.Delta != c.Delta || got.ID != c.ID {
+		if got.Shard != c.Shard || !bytes.Equal(got.Key, c.Key) || got.Delta != c.Delta || got.ID != c.ID || got.Lo != c.Lo || got.Hi != c.Hi {
 			t.Errorf("round trip: %+v -> %+v", c, got)
 		}
 	}
-	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k", "1.5", "1", "1"})); !errors.Is(err, ErrNotInteger) {
+	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k", "1.5", "1", "1", "0", "2"})); !errors.Is(err, ErrNotInteger) {
 		t.Errorf("bad delta: %v", err)
 	}
 	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k"})); !errors.Is(err, ErrSyntax) {
 		t.Errorf("short: %v", err)
+	}
+	// Bounds that do not contain the delta are refused.
+	if _, err := ParseIncr(wire(t, []string{CmdIncr, "s1", "k", "5", "1", "1", "0", "4"})); !errors.Is(err, ErrSyntax) {
+		t.Errorf("hi below delta: %v", err)
 	}
 }
 

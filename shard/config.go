@@ -39,6 +39,10 @@ type Config struct {
 	// IdleTimeout closes connections idle for this long; 0 keeps them.
 	// Default 0.
 	IdleTimeout time.Duration
+	// DrainGrace is how long a shard that is shutting down keeps its
+	// connections open, refusing new writes with TRYAGAIN, so coordinators
+	// route around it before the connections close. Default 200ms.
+	DrainGrace time.Duration
 	// Logger receives the shard's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -53,6 +57,7 @@ func DefaultConfig() Config {
 		MaxBatch:        4096,
 		DedupWindow:     10 * time.Minute,
 		MaxRequestBytes: resp.DefaultMaxRequestBytes,
+		DrainGrace:      200 * time.Millisecond,
 	}
 }
 
@@ -77,6 +82,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shard: MaxRequestBytes %d must be at least 1024", c.MaxRequestBytes)
 	case c.IdleTimeout < 0:
 		return fmt.Errorf("shard: IdleTimeout %s must not be negative", c.IdleTimeout)
+	case c.DrainGrace < 0 || c.DrainGrace > time.Minute:
+		return fmt.Errorf("shard: DrainGrace %s must be in 0..1m", c.DrainGrace)
 	}
 	return nil
 }

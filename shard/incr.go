@@ -15,7 +15,7 @@ func (s *Server) scIncr(_ *resp.Session, args [][]byte) resp.Reply {
 	if err := s.checkShard(c.Shard); err != nil {
 		return resp.Err(err)
 	}
-	return s.submit(&op{kind: opIncr, key: c.Key, delta: c.Delta, id: c.ID, hasID: true})
+	return s.submit(&op{kind: opIncr, key: c.Key, delta: c.Delta, lo: c.Lo, hi: c.Hi, id: c.ID, hasID: true})
 }
 
 // incr answers plain INCR, DECR, INCRBY and DECRBY on this shard's partial.
@@ -34,7 +34,7 @@ func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
 		}
 		delta = -delta
 	}
-	return s.submit(&op{kind: opIncr, key: args[1], delta: delta})
+	return s.submit(&op{kind: opIncr, key: args[1], delta: delta, lo: min(0, delta), hi: max(0, delta)})
 }
 
 // scSet: SC.SET shard key value

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -36,6 +38,11 @@ type Server struct {
 	ln      net.Listener
 	closing bool
 	wg      sync.WaitGroup
+
+	// inflight counts handlers running; draining makes each one flush its
+	// replies itself, so Shutdown knows when every reply is on the wire.
+	inflight atomic.Int64
+	draining atomic.Bool
 }
 
 // New opens the shard's database and prepares the server. It does not
@@ -102,7 +109,7 @@ func (s *Server) serve() error {
 	s.log.Info("shard serving", "listen", ln.Addr().String(), "data", s.cfg.DataDir,
 		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
 		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes)
-	srv := redcon.NewServer("", s.mux.ServeRESP,
+	srv := redcon.NewServer("", s.serveRESP,
 		func(c redcon.Conn) bool {
 			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
 			return true
@@ -120,6 +127,18 @@ func (s *Server) serve() error {
 	return err
 }
 
+// serveRESP runs the mux and, while draining, flushes the replies at once.
+func (s *Server) serveRESP(c redcon.Conn, cmd redcon.Command) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	s.mux.ServeRESP(c, cmd)
+	if s.draining.Load() {
+		if w := redcon.BaseWriter(c); w != nil {
+			w.Flush()
+		}
+	}
+}
+
 // Addr is the address Serve listens on, or nil before Serve.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
@@ -133,10 +152,15 @@ func (s *Server) Addr() net.Addr {
 // ID is the shard id.
 func (s *Server) ID() string { return s.cfg.ID }
 
-// Shutdown stops listening and closes the connections, lets the writer
-// finish every queued write, and closes the database. It returns ctx's error
-// if the deadline passes first; the database is then left to the process
-// exit, which RocksDB's WAL makes safe.
+// Shutdown stops the shard gracefully: the writer stops taking writes
+// (they are refused with TRYAGAIN, certainly not applied) and finishes the
+// queued ones; for DrainGrace the connections stay open, so coordinators
+// learn from those refusals to route around the shard; every reply is
+// flushed to its client, and only then are the connections and the
+// database closed. So a clean stop never turns an
+// applied write into one whose outcome the coordinator cannot know. It
+// returns ctx's error if the deadline passes first; the database is then
+// left to the process exit, which RocksDB's WAL makes safe.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closing {
@@ -146,12 +170,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	ln := s.ln
 	s.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
 	done := make(chan struct{})
 	go func() {
+		s.draining.Store(true)
 		s.w.close()
+		time.Sleep(s.cfg.DrainGrace)
+		for s.inflight.Load() > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		// A handler that returned just before draining was set flushes
+		// right after; give it a moment.
+		time.Sleep(20 * time.Millisecond)
+		if ln != nil {
+			ln.Close()
+		}
 		s.wg.Wait()
 		s.st.close()
 		close(done)

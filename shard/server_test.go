@@ -39,7 +39,7 @@ func startShard(t *testing.T, id, dir string, mutate ...func(*Config)) (*Server,
 }
 
 func incr(ctx context.Context, c *redis.Client, shard, key string, delta int64, coord, seq uint64) (int64, error) {
-	args := resp.IncrCmd{Shard: shard, Key: []byte(key), Delta: delta, ID: resp.RequestID{Coord: coord, Seq: seq}}.Args()
+	args := resp.SingleIncr(shard, []byte(key), delta, resp.RequestID{Coord: coord, Seq: seq}).Args()
 	anyArgs := make([]any, len(args))
 	for i, a := range args {
 		anyArgs[i] = a
@@ -107,6 +107,35 @@ func TestOverflow(t *testing.T) {
 	}
 	if err := c.DecrBy(ctx, "m", -9223372036854775808).Err(); err == nil {
 		t.Fatal("DECRBY MinInt64 accepted")
+	}
+}
+
+// A coalesced group is refused when one of its increments, in order, would
+// have overflowed, even if the group's sum fits.
+func TestGroupBoundsOverflow(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	if err := c.IncrBy(ctx, "k", 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	send := func(delta, lo, hi int64, seq uint64) error {
+		args := resp.IncrCmd{Shard: "s1", Key: []byte("k"), Delta: delta, ID: resp.RequestID{Coord: 9, Seq: seq}, Lo: lo, Hi: hi}.Args()
+		anyArgs := make([]any, len(args))
+		for i, a := range args {
+			anyArgs[i] = a
+		}
+		return c.Do(ctx, anyArgs...).Err()
+	}
+	// +MaxInt64 then -MaxInt64: the sum is 0, but the first step overflows.
+	err := send(0, 0, 9223372036854775807, 1)
+	if err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrOverflow) {
+		t.Fatalf("group with an overflowing step: %v", err)
+	}
+	if err := send(0, -5, 5, 2); err != nil {
+		t.Fatalf("group within range: %v", err)
+	}
+	if v, _ := c.Get(ctx, "k").Int64(); v != 10 {
+		t.Fatalf("partial %d, want 10", v)
 	}
 }
 

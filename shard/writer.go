@@ -26,11 +26,12 @@ const (
 // op is one write waiting for the writer. The writer fills in val or err
 // and resolves fut.
 type op struct {
-	kind  opKind
-	key   []byte
-	delta int64 // opIncr: the delta; opSet: the new value
-	id    resp.RequestID
-	hasID bool
+	kind   opKind
+	key    []byte
+	delta  int64 // opIncr: the delta; opSet: the new value
+	lo, hi int64 // opIncr: the lowest and highest running sums (see resp.IncrCmd)
+	id     resp.RequestID
+	hasID  bool
 
 	val int64 // opIncr: the new partial; opDel: 1 if the key existed
 	err error
@@ -278,8 +279,10 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		o.err = err
 		return
 	}
+	_, okLo := resp.AddInt(old, o.lo)
+	_, okHi := resp.AddInt(old, o.hi)
 	v, ok := resp.AddInt(old, o.delta)
-	if !ok {
+	if !ok || !okLo || !okHi {
 		o.err = resp.ErrOverflow
 		return
 	}
