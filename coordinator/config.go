@@ -72,11 +72,36 @@ type Config struct {
 	// MaxRequestBytes bounds one client request; see resp.LimitListener.
 	// Default resp.DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxBulkBytes bounds one bulk string (a key or an argument) of a
+	// client request; a longer one is refused at its length header. The
+	// bound in effect is at most MaxRequestBytes. Default
+	// resp.DefaultMaxBulkBytes (1 MiB).
+	MaxBulkBytes int
+	// MaxClients bounds the RESP client connections open at once; one more
+	// gets "ERR max number of clients reached". Default
+	// resp.DefaultMaxClients (10000).
+	MaxClients int
+	// ProtectedMode, while Password is empty, refuses RESP clients and
+	// HTTP requests (except /health) from non-loopback addresses with
+	// Redis' DENIED explanation. Default true, as in Redis.
+	ProtectedMode bool
+	// TLSCert and TLSKey, both set, serve RESP and HTTP clients over TLS
+	// with this PEM certificate (chain) and key. Default "" (plain TCP).
+	TLSCert string
+	TLSKey  string
 	// MaxHTTPBodyBytes bounds an HTTP request body. Default 64 KiB.
 	MaxHTTPBodyBytes int64
 	// IdleTimeout closes client connections idle for this long; 0 keeps
 	// them. Default 0.
 	IdleTimeout time.Duration
+	// HotThreshold is the write rate, in increments per second, above which
+	// a counter is hot: its writes are spread over HotSpread shards, as if
+	// it had that spread. Its INCRBY replies are then best known, as for
+	// any split counter. 0 turns hot splitting off. Default 0.
+	HotThreshold float64
+	// HotSpread is the number of shards a hot counter's writes go to.
+	// Default 3 (or the number of shards, if fewer).
+	HotSpread int
 	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP address
 	// (behind the bearer token when Password is set). Default false.
 	Pprof bool
@@ -97,11 +122,15 @@ func DefaultConfig() Config {
 		Listen:           "127.0.0.1:6379",
 		HTTP:             "127.0.0.1:8080",
 		Spread:           1,
+		HotSpread:        3,
 		ShardTimeout:     time.Second,
 		WriteTimeout:     3 * time.Second,
 		ProbeInterval:    500 * time.Millisecond,
 		ConnsPerShard:    2,
 		MaxRequestBytes:  resp.DefaultMaxRequestBytes,
+		MaxBulkBytes:     resp.DefaultMaxBulkBytes,
+		MaxClients:       resp.DefaultMaxClients,
+		ProtectedMode:    true,
 		MaxHTTPBodyBytes: 64 << 10,
 		Ring:             ring.DefaultConfig(),
 	}
@@ -128,6 +157,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return errors.New("coordinator: Listen is required")
+	case c.HotThreshold < 0:
+		return fmt.Errorf("coordinator: HotThreshold %v must not be negative", c.HotThreshold)
+	case c.HotSpread < 1:
+		return fmt.Errorf("coordinator: HotSpread %d must be at least 1", c.HotSpread)
 	case c.Spread < 1 || c.Spread > len(c.Shards):
 		return fmt.Errorf("coordinator: Spread %d must be in 1..%d (the number of shards)", c.Spread, len(c.Shards))
 	case c.ShardTimeout < time.Millisecond:
@@ -140,6 +173,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("coordinator: ConnsPerShard %d must be in 1..8", c.ConnsPerShard)
 	case c.MaxRequestBytes < 1024:
 		return fmt.Errorf("coordinator: MaxRequestBytes %d must be at least 1024", c.MaxRequestBytes)
+	case c.MaxRequestBytes > 1<<30:
+		return fmt.Errorf("coordinator: MaxRequestBytes %d must be at most %d (1 GiB)", c.MaxRequestBytes, 1<<30)
+	case c.MaxBulkBytes < 1:
+		return fmt.Errorf("coordinator: MaxBulkBytes %d must be at least 1", c.MaxBulkBytes)
+	case c.MaxClients < 1:
+		return fmt.Errorf("coordinator: MaxClients %d must be at least 1", c.MaxClients)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("coordinator: TLSCert and TLSKey must be given together")
 	case c.MaxHTTPBodyBytes < 256:
 		return fmt.Errorf("coordinator: MaxHTTPBodyBytes %d must be at least 256", c.MaxHTTPBodyBytes)
 	case c.IdleTimeout < 0:

@@ -40,3 +40,46 @@ func TestWriteForDownShardFailsOver(t *testing.T) {
 		t.Fatalf("GET after restart: %d %v", v, err)
 	}
 }
+
+// A counter written faster than HotThreshold is split over HotSpread
+// shards, and its total stays exact.
+func TestHotCounterSplits(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3, func(c *Config) { c.HotThreshold = 200 })
+	key := "viral"
+	var sent int64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := tc.client.Pipeline()
+		for i := 0; i < 100; i++ {
+			p.Incr(ctx, key)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sent += 100
+		vals, err := tc.client.Do(ctx, "SHARDVALUES", key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		holders := 0
+		for _, v := range vals.(map[any]any) {
+			if v.(int64) != 0 {
+				holders++
+			}
+		}
+		if holders > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a counter written at well over 200/s never split: %v", vals)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != sent {
+		t.Fatalf("GET of the split counter: %d %v, want %d", v, err, sent)
+	}
+	if v, err := tc.client.Incr(ctx, key).Result(); err != nil || v != sent+1 {
+		t.Fatalf("INCR of the split counter from its only coordinator: %d %v, want %d", v, err, sent+1)
+	}
+}

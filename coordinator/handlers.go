@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardcounter/shardcounter/resp"
@@ -14,7 +16,10 @@ func (s *Server) handlers() *resp.Mux {
 		Version: Version, Role: "master",
 		Config: map[string]string{
 			"save": "", "appendonly": "yes", "appendfsync": "everysec", "databases": "1",
-			"maxmemory": "0", "maxclients": "10000", "timeout": "0",
+			"maxmemory":      "0",
+			"maxclients":     strconv.Itoa(s.cfg.MaxClients),
+			"timeout":        strconv.Itoa(int(s.cfg.IdleTimeout.Seconds())),
+			"protected-mode": map[bool]string{true: "yes", false: "no"}[s.cfg.ProtectedMode],
 		},
 	})
 	w := []string{"write", "denyoom", "fast"}
@@ -40,24 +45,45 @@ func (s *Server) handlers() *resp.Mux {
 	return m
 }
 
-// track wraps a handler with the request, error and latency metrics.
+// latencySample is how many requests of a command share one latency
+// observation: timing every request would cost more than serving some.
+const latencySample = 16
+
+// track wraps a handler with the request, error and latency metrics. It
+// adds no allocation to the requests it does not time.
 func (s *Server) track(name string, h resp.Handler) resp.Handler {
 	reqs := s.metrics.requests.WithLabelValues(name)
 	errs := s.metrics.errors.WithLabelValues(name)
 	lat := s.metrics.latency.WithLabelValues(name)
+	var n atomic.Uint64
 	return func(sess *resp.Session, args [][]byte) resp.Reply {
-		start := time.Now()
 		reqs.Inc()
+		var start time.Time
+		timed := n.Add(1)%latencySample == 0
+		if timed {
+			start = time.Now()
+		}
 		r := h(sess, args)
-		return resp.ReplyFunc(func(w resp.Writer) {
-			if f, ok := r.(*resp.Future); ok {
-				r = f.Wait()
+		switch r := r.(type) {
+		case *writeReq:
+			r.errs = errs
+			if timed {
+				r.lat, r.start = lat, start
 			}
-			lat.Observe(time.Since(start).Seconds())
+			return r
+		case *resp.Future:
+			r.Errors = errs
+		default:
 			if resp.IsError(r) {
 				errs.Inc()
 			}
+		}
+		if !timed {
+			return r
+		}
+		return resp.ReplyFunc(func(w resp.Writer) {
 			r.WriteTo(w)
+			lat.Observe(time.Since(start).Seconds())
 		})
 	}
 }

@@ -41,6 +41,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("/sharded", s.requireToken(s.handleSharded))
 	mux.HandleFunc("/health", s.handleHealth)
 	mux.Handle("/metrics", s.requireToken(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP))
+	s.registerDashboard(mux) // /, /api/cluster, /api/hot, /api/counters/{id}: dashboard.go
 	if s.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", s.requireToken(pprof.Index))
 		mux.HandleFunc("/debug/pprof/cmdline", s.requireToken(pprof.Cmdline))
@@ -156,18 +157,14 @@ func httpStatus(err error) int {
 }
 
 func (s *Server) httpIncr(w http.ResponseWriter, ctx context.Context, id string, key []byte, delta int64) {
-	type outcome struct {
+	q := newWriteReq(s.router, key, delta)
+	s.router.incr(q)
+	var o struct {
 		res incrResult
 		err error
 	}
-	ch := make(chan outcome, 1)
-	s.router.incr(key, delta, func(res incrResult, err error) { ch <- outcome{res, err} })
-	var o outcome
-	select {
-	case o = <-ch:
-	case <-ctx.Done():
-		return
-	}
+	o.res, o.err = q.wait() // bounded by WriteTimeout
+	q.release()
 	s.metrics.requests.WithLabelValues("http_incr").Inc()
 	if o.err != nil {
 		s.metrics.errors.WithLabelValues("http_incr").Inc()

@@ -17,19 +17,12 @@ func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
 		delta = d
 	}
 	if args[0][0]|0x20 == 'd' { // DECR, DECRBY
-
 		if delta == math.MinInt64 {
 			return resp.ErrText("ERR decrement would overflow")
 		}
 		delta = -delta
 	}
-	fut := resp.NewFuture()
-	s.router.incr(args[1], delta, func(res incrResult, err error) {
-		if err != nil {
-			fut.Resolve(resp.Err(err))
-			return
-		}
-		fut.Resolve(resp.Int(res.total))
-	})
-	return fut
+	q := newWriteReq(s.router, args[1], delta)
+	s.router.incr(q)
+	return q
 }

@@ -48,7 +48,7 @@ func (s *Server) info(sess *resp.Session, args [][]byte) resp.Reply {
 			if !st.Up {
 				state = "down"
 			}
-			fmt.Fprintf(&b, "shard_%s:addr=%s,state=%s,latency_us=%d\r\n", st.ID, st.Addr, state, st.Latency.Microseconds())
+			fmt.Fprintf(&b, "shard_%s:addr=%s,state=%s,latency_us=%d%s\r\n", st.ID, st.Addr, state, st.Latency.Microseconds(), s.shardInfo(sc.idx, st))
 		}
 	})
 	section("Keyspace", func() {})

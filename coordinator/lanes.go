@@ -12,20 +12,6 @@ import (
 	"github.com/shardcounter/shardcounter/resp"
 )
 
-// writeReq is one client increment on its way to a shard.
-type writeReq struct {
-	key      []byte
-	delta    int64
-	deadline time.Time
-	prefs    []int // the key's shards, owner first (shared, read-only)
-	pos      int   // index in prefs of the shard it is queued for
-	single   bool  // send alone, never coalesced (after a group overflowed)
-	// done receives the outcome: the shard and the shard's new partial
-	// after this request's delta, or an error. It is called exactly once,
-	// from a lane goroutine.
-	done func(shard int, partial int64, err error)
-}
-
 // group is one SC.INCR: the coalesced requests for one key in one round.
 // Its request id is fixed at the first send, so a retry is deduplicated.
 type group struct {
@@ -121,7 +107,7 @@ func (l *writeLane) run(ctx context.Context) {
 // failAll answers everything still queued at shutdown.
 func (l *writeLane) failAll(reqs []*writeReq, err error) {
 	for _, q := range reqs {
-		q.done(l.sc.idx, 0, err)
+		q.finish(l.sc.idx, 0, err)
 	}
 	for _, g := range l.retries {
 		gerr := err
@@ -130,13 +116,13 @@ func (l *writeLane) failAll(reqs []*writeReq, err error) {
 			gerr = fmt.Errorf("%w: coordinator shut down before shard %s confirmed increment of %q", resp.ErrAmbiguous, l.sc.id, g.key)
 		}
 		for _, q := range g.reqs {
-			q.done(l.sc.idx, 0, gerr)
+			q.finish(l.sc.idx, 0, gerr)
 		}
 	}
 	for {
 		select {
 		case q := <-l.ch:
-			q.done(l.sc.idx, 0, err)
+			q.finish(l.sc.idx, 0, err)
 		default:
 			return
 		}
@@ -166,6 +152,9 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	}
 	clear(l.byKey)
 	for _, q := range reqs {
+		if q.deadline.IsZero() {
+			q.deadline = now.Add(l.r.writeTimeout)
+		}
 		if !q.single {
 			if g, ok := l.byKey[string(q.key)]; ok {
 				if g == nil || !g.add(q) {
@@ -206,7 +195,7 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 			base := partial - g.sum
 			for _, q := range g.reqs {
 				base += q.delta
-				q.done(l.sc.idx, base, nil)
+				q.finish(l.sc.idx, base, nil)
 			}
 			continue
 		}
@@ -239,11 +228,13 @@ func (l *writeLane) failed(g *group, err error) {
 		// same request id until the deadline; never send it elsewhere. A
 		// later attempt that is refused proves nothing about the first.
 		g.maybeApplied = true
-		if time.Now().Add(l.r.retryBackoff).After(g.deadline) {
+		// A retry may take a whole round trip: start one only if it can
+		// end before the deadline.
+		if time.Now().Add(l.r.retryBackoff + l.sc.timeout).After(g.deadline) {
 			amb := fmt.Errorf("%w: shard %s did not confirm increment of %q before the deadline; it may or may not have been applied: %v",
 				resp.ErrAmbiguous, l.sc.id, g.key, err)
 			for _, q := range g.reqs {
-				q.done(l.sc.idx, 0, amb)
+				q.finish(l.sc.idx, 0, amb)
 			}
 			return
 		}
@@ -252,7 +243,7 @@ func (l *writeLane) failed(g *group, err error) {
 		l.r.metrics.retries.Inc()
 	default:
 		for _, q := range g.reqs {
-			q.done(l.sc.idx, 0, err)
+			q.finish(l.sc.idx, 0, err)
 		}
 	}
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	retries     prometheus.Counter
 	shardUp     *prometheus.GaugeVec // by shard
 	clients     prometheus.Gauge
+	hotCounters prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "shardcounter_request_errors_total", Help: "Client commands answered with an error, by command.",
 		}, []string{"command"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "shardcounter_request_duration_seconds", Help: "Time from dispatch to reply, by command.",
+			Name: "shardcounter_request_duration_seconds", Help: "Time from dispatch to reply, by command; one request in 16 is timed.",
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16),
 		}, []string{"command"}),
 		shardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,9 +57,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shardcounter_connected_clients", Help: "Open RESP client connections.",
 		}),
+		hotCounters: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shardcounter_hot_counters", Help: "Counters currently split across shards because they are written faster than --hot-threshold.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.shardErrors, m.shardRounds,
-		m.roundSize, m.failovers, m.retries, m.shardUp, m.clients} {
+		m.roundSize, m.failovers, m.retries, m.shardUp, m.clients, m.hotCounters} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

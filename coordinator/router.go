@@ -39,11 +39,19 @@ type router struct {
 	writeTimeout time.Duration
 	retryBackoff time.Duration
 	split        *lru.Cache[string, *splitState]
+	nSplit       atomic.Int64 // entries in split: the common case, 0, skips its lock
 	// ownerSeen is the last partial each owner shard replied for a counter
 	// held by one shard. When the owner goes down and the counter splits,
 	// its replies start from there instead of from zero.
 	ownerSeen *lru.Cache[string, int64]
 	metrics   *metrics
+	hot       *hotTracker // the dashboard's hot counters: hot.go
+
+	// Hot splitting: counters written faster than hotThreshold per second
+	// get spread hotSpread. hotSet is replaced whole once a second.
+	hotThreshold float64
+	hotSpread    int
+	hotSet       atomic.Pointer[map[string]struct{}]
 }
 
 // lanesPerShard is the number of write lanes (goroutines with one round in
@@ -61,17 +69,17 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("coordinator: make coordinator id: %w", err)
 	}
-	split, err := lru.New[string, *splitState](splitCacheSize)
-	if err != nil {
-		return nil, err
-	}
-	ownerSeen, err := lru.New[string, int64](splitCacheSize)
-	if err != nil {
-		return nil, err
-	}
 	r := &router{
 		ring: rg, shards: shards, spread: spread, coord: binary.BigEndian.Uint64(b[:]),
-		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, split: split, ownerSeen: ownerSeen, metrics: m,
+		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, metrics: m,
+		hot: newHotTracker(),
+	}
+	var err error
+	if r.split, err = lru.NewWithEvict(splitCacheSize, func(string, *splitState) { r.nSplit.Add(-1) }); err != nil {
+		return nil, err
+	}
+	if r.ownerSeen, err = lru.New[string, int64](splitCacheSize); err != nil {
+		return nil, err
 	}
 	for _, sc := range shards {
 		lanes := make([]*writeLane, lanesPerShard)
@@ -107,39 +115,38 @@ type incrResult struct {
 	partial int64 // that shard's new partial
 }
 
-// incr adds delta to key and calls done once with the outcome.
-func (r *router) incr(key []byte, delta int64, done func(incrResult, error)) {
-	prefs := r.ring.Prefs(key)
-	st, isSplit := r.split.Get(string(key))
-	if isSplit {
-		total, err := st.total()
-		if err == nil {
-			if _, ok := resp.AddInt(total, delta); !ok {
-				err = resp.ErrOverflow
+// incr routes q, made by newWriteReq. Its outcome is there once q.wait
+// returns.
+func (r *router) incr(q *writeReq) {
+	r.hot.observe(q.key, q.delta)
+	q.prefs = r.ring.Prefs(q.key)
+	if r.nSplit.Load() > 0 {
+		if st, ok := r.split.Get(string(q.key)); ok {
+			q.split = true
+			total, err := st.total()
+			if err == nil {
+				if _, ok := resp.AddInt(total, q.delta); !ok {
+					err = resp.ErrOverflow
+				}
+			}
+			if err != nil {
+				q.finish(-1, 0, err)
+				return
 			}
 		}
-		if err != nil {
-			done(incrResult{}, err)
-			return
+	}
+	spread := r.spread
+	if hs := r.hotSet.Load(); hs != nil {
+		if _, hot := (*hs)[string(q.key)]; hot {
+			spread = max(spread, r.hotSpread)
+			q.split = true
 		}
 	}
 	start := 0
-	if r.spread > 1 {
+	if spread > 1 {
 		// Every write moves on to the next of the key's shards, also in
 		// a burst of pipelined writes that all arrive before any is sent.
-		start = int(r.pick.Add(1) % uint64(r.spread))
-	}
-	q := &writeReq{key: key, delta: delta, deadline: time.Now().Add(r.writeTimeout), prefs: prefs, pos: start}
-	q.done = func(shard int, partial int64, err error) {
-		if err != nil {
-			done(incrResult{}, err)
-			return
-		}
-		res := incrResult{total: partial, shard: shard, partial: partial}
-		if shard != prefs[0] || r.spread > 1 || isSplit {
-			res.total, err = r.splitState(key).set(shard, partial)
-		}
-		done(res, err)
+		start = int(r.pick.Add(1) % uint64(spread))
 	}
 	r.route(q, start, nil, false)
 }
@@ -175,14 +182,14 @@ func (r *router) route(q *writeReq, from int, lastErr error, inLane bool) {
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no shard left to try")
 	}
-	q.done(-1, 0, fmt.Errorf("%w for key %q: %v", resp.ErrNoShardAvailable, q.key, lastErr))
+	q.finish(-1, 0, fmt.Errorf("%w for key %q: %v", resp.ErrNoShardAvailable, q.key, lastErr))
 }
 
 // reroute sends q, which was certainly not applied where it was queued, to
 // the next shard of its preference list.
 func (r *router) reroute(q *writeReq, err error) {
-	if time.Now().After(q.deadline) {
-		q.done(-1, 0, fmt.Errorf("%w for key %q before the deadline: %v", resp.ErrNoShardAvailable, q.key, err))
+	if !q.deadline.IsZero() && time.Now().After(q.deadline) {
+		q.finish(-1, 0, fmt.Errorf("%w for key %q before the deadline: %v", resp.ErrNoShardAvailable, q.key, err))
 		return
 	}
 	r.route(q, q.pos+1, err, true)
@@ -205,6 +212,7 @@ func (r *router) splitState(key []byte) *splitState {
 	if prev, ok, _ := r.split.PeekOrAdd(string(key), st); ok {
 		return prev
 	}
+	r.nSplit.Add(1)
 	return st
 }
 
@@ -316,4 +324,33 @@ func (r *router) observe(keys [][]byte, rr *readResult) {
 		}
 		st.mu.Unlock()
 	}
+}
+
+// refreshHot recomputes the hot counters from the hot tracker, once a
+// second. A counter becomes hot at hotThreshold writes per second and stays
+// hot until it falls below half of that, so it does not flap.
+func (r *router) refreshHot() {
+	if r.hotThreshold <= 0 {
+		return
+	}
+	old := r.hotSet.Load()
+	set := map[string]struct{}{}
+	for _, c := range r.hot.top(64) {
+		was := false
+		if old != nil {
+			_, was = (*old)[c.Key]
+		}
+		if c.WritesPerSec >= r.hotThreshold || (was && c.WritesPerSec >= r.hotThreshold/2) {
+			set[c.Key] = struct{}{}
+		}
+	}
+	if len(set) == 0 {
+		if old != nil {
+			r.hotSet.Store(nil)
+		}
+		r.metrics.hotCounters.Set(0)
+		return
+	}
+	r.hotSet.Store(&set)
+	r.metrics.hotCounters.Set(float64(len(set)))
 }

@@ -11,6 +11,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Server struct {
 	router  *router
 	mux     *resp.Mux
 	metrics *metrics
+	stats   *clusterStats // per-shard figures and ops/s for the dashboard: stats.go
 	gather  prometheus.Gatherer
 	started time.Time
 	clients atomic.Int64
@@ -94,10 +96,13 @@ func New(cfg Config) (*Server, error) {
 		s.shards = append(s.shards, sc)
 	}
 	s.router, err = newRouter(rg, s.shards, cfg.Spread, cfg.WriteTimeout, m)
+	s.router.hotThreshold, s.router.hotSpread = cfg.HotThreshold, min(cfg.HotSpread, len(s.shards))
 	if err != nil {
 		s.closeShards()
 		return nil, err
 	}
+	s.stats = newClusterStats(s.shards, m, s.router.hot)
+	s.stats.afterTick = s.router.refreshHot
 	s.mux = s.handlers()
 	return s, nil
 }
@@ -131,6 +136,13 @@ func (s *Server) Start() error {
 			s.log.Warn("shard is down at start; writes for its keys go to the next shard", "shard", sc.id, "addr", sc.addr, "err", st.Err)
 		}
 	}
+	var tlsCfg *tls.Config
+	if s.cfg.TLSCert != "" {
+		var err error
+		if tlsCfg, err = loadTLS(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
+			return err
+		}
+	}
 	respLn, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("coordinator: listen: %w", err)
@@ -141,21 +153,25 @@ func (s *Server) Start() error {
 			respLn.Close()
 			return fmt.Errorf("coordinator: listen http: %w", err)
 		}
+		if tlsCfg != nil {
+			httpLn = tls.NewListener(httpLn, tlsCfg)
+		}
 	}
 	respSrv := redcon.NewServer("", s.mux.ServeRESP, s.accept, s.closed)
 	if s.cfg.IdleTimeout > 0 {
 		respSrv.SetIdleClose(s.cfg.IdleTimeout)
 	}
 	s.mu.Lock()
-	s.respLn = resp.LimitListener(respLn, s.cfg.MaxRequestBytes)
+	s.respLn = s.respListener(respLn, tlsCfg)
 	s.respSrv = respSrv
 	s.httpLn = httpLn
 	if httpLn != nil {
-		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.httpSrv = &http.Server{Handler: s.protectHTTP(s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
 	}
 	s.mu.Unlock()
 
 	s.router.start(s.ctx, s.goFunc)
+	s.stats.start(s.ctx, s.goFunc)
 	for _, sc := range s.shards {
 		s.goFunc(func() { s.probeLoop(sc) })
 	}
@@ -182,7 +198,9 @@ func (s *Server) Start() error {
 	s.log.Info("coordinator serving", "listen", respLn.Addr().String(), "http", httpAddr,
 		"shards", shardList, "spread", s.cfg.Spread, "auth", s.cfg.Password != "",
 		"shard_timeout", s.cfg.ShardTimeout.String(), "write_timeout", s.cfg.WriteTimeout.String(),
-		"max_request_bytes", s.cfg.MaxRequestBytes, "idle_timeout", s.cfg.IdleTimeout.String())
+		"max_request_bytes", s.cfg.MaxRequestBytes, "idle_timeout", s.cfg.IdleTimeout.String(),
+		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients,
+		"protected_mode", s.cfg.ProtectedMode, "tls", tlsCfg != nil)
 	return nil
 }
 

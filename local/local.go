@@ -44,6 +44,15 @@ type Config struct {
 	// also protects the shards (the coordinator authenticates with it).
 	// Default "" (no authentication).
 	Password string
+	// Spread is the number of shards a counter's writes go to; see
+	// coordinator.Config.Spread. Default 1 (0 means 1).
+	Spread int
+	// ProtectedMode: see coordinator.Config. Default true.
+	ProtectedMode bool
+	// HotThreshold and HotSpread: see coordinator.Config. Default 0 (off)
+	// and 3.
+	HotThreshold float64
+	HotSpread    int
 	// Pprof serves net/http/pprof on the coordinator's HTTP address.
 	// Default false.
 	Pprof bool
@@ -54,10 +63,12 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		Listen:  "127.0.0.1:6379",
-		HTTP:    "127.0.0.1:8080",
-		Shards:  3,
-		DataDir: "./data",
+		Listen:        "127.0.0.1:6379",
+		HTTP:          "127.0.0.1:8080",
+		Shards:        3,
+		DataDir:       "./data",
+		Spread:        1,
+		ProtectedMode: true,
 	}
 }
 
@@ -70,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("local: Shards %d must be in 1..%d", c.Shards, MaxShards)
 	case c.DataDir == "":
 		return errors.New("local: DataDir is required")
+	case c.Spread < 0 || c.Spread > c.Shards:
+		return fmt.Errorf("local: Spread %d must be in 0..%d (the number of shards; 0 means 1)", c.Spread, c.Shards)
 	}
 	return nil
 }
@@ -170,6 +183,14 @@ func (c *Cluster) Start() error {
 	ccfg.ShardPassword = c.cfg.Password
 	ccfg.Logger = c.log
 	ccfg.Pprof = c.cfg.Pprof
+	ccfg.ProtectedMode = c.cfg.ProtectedMode
+	ccfg.HotThreshold = c.cfg.HotThreshold
+	if c.cfg.HotSpread > 0 {
+		ccfg.HotSpread = c.cfg.HotSpread
+	}
+	if c.cfg.Spread > 0 {
+		ccfg.Spread = c.cfg.Spread
+	}
 	coord, err := coordinator.New(ccfg)
 	if err != nil {
 		return fmt.Errorf("local: %w", err)

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"net"
 	"strconv"
 	"sync"
@@ -12,17 +13,52 @@ import (
 // request is a broken or hostile client.
 const DefaultMaxRequestBytes = 4 << 20
 
+// DefaultMaxBulkBytes is the default bound on one bulk string (a key or an
+// argument): 1 MiB.
+const DefaultMaxBulkBytes = 1 << 20
+
+// MaxMultibulkLen bounds the arguments of one command, as in Redis
+// (1024*1024).
+const MaxMultibulkLen = 1 << 20
+
+// Limits bounds what one client connection may send.
+type Limits struct {
+	// MaxRequestBytes bounds one request, and what a client may send
+	// before the server has written anything back: the query buffer,
+	// including an unanswered pipeline.
+	MaxRequestBytes int
+	// MaxBulkBytes bounds one bulk string. A longer one is refused at its
+	// length header, before its bytes are read. The bound in effect is
+	// the smaller of MaxBulkBytes and MaxRequestBytes.
+	MaxBulkBytes int
+}
+
 // LimitListener wraps ln so that a connection is closed, after a clear error
 // reply, when a client sends more than maxBytes without the server having
-// replied. That bounds the memory one connection can pin with an endless
-// bulk string, an unterminated line or a huge unanswered pipeline.
+// replied, or a bulk string longer than maxBytes. See NewLimitListener.
 func LimitListener(ln net.Listener, maxBytes int) net.Listener {
-	return &limitListener{Listener: ln, max: maxBytes}
+	return NewLimitListener(ln, Limits{MaxRequestBytes: maxBytes, MaxBulkBytes: maxBytes})
+}
+
+// NewLimitListener wraps ln so that each connection is held to lim. A
+// connection over a limit gets one error reply and is closed; the server
+// never parses the offending bytes.
+//
+// That bounds the memory one connection can pin with an endless bulk
+// string, an unterminated line or a huge unanswered pipeline. It also keeps
+// lengths that redcon cannot handle away from it: redcon v1.6.4 panics on a
+// bulk length near the int64 maximum (an index overflows), which would end
+// the whole process, and spins on a huge multibulk count.
+func NewLimitListener(ln net.Listener, lim Limits) net.Listener {
+	if lim.MaxBulkBytes <= 0 || lim.MaxBulkBytes > lim.MaxRequestBytes {
+		lim.MaxBulkBytes = lim.MaxRequestBytes
+	}
+	return &limitListener{Listener: ln, lim: lim}
 }
 
 type limitListener struct {
 	net.Listener
-	max int
+	lim Limits
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -30,14 +66,15 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &limitConn{Conn: c, max: l.max}, nil
+	return &limitConn{Conn: c, max: l.lim.MaxRequestBytes, frame: framer{maxBulk: l.lim.MaxBulkBytes}}, nil
 }
 
 type limitConn struct {
 	net.Conn
 	max    int
 	mu     sync.Mutex
-	unread int // bytes read since the last write
+	unread int    // bytes read since the last write
+	frame  framer // only touched by Read
 }
 
 // ErrRequestTooLarge is the error a connection gets before it is closed for
@@ -48,6 +85,26 @@ func (e ErrRequestTooLarge) Error() string {
 	return "Protocol error: request larger than " + strconv.Itoa(e.Limit) + " bytes"
 }
 
+// ErrBulkTooLarge is the error a connection gets before it is closed for
+// announcing a bulk string longer than the bulk limit. Length is the length
+// as sent, cut to 24 characters.
+type ErrBulkTooLarge struct {
+	Length string
+	Limit  int
+}
+
+func (e ErrBulkTooLarge) Error() string {
+	return "Protocol error: invalid bulk length " + e.Length + ": larger than " + strconv.Itoa(e.Limit) + " bytes"
+}
+
+// ErrMultibulkTooLong is the error a connection gets before it is closed for
+// announcing a command of more than MaxMultibulkLen arguments.
+type ErrMultibulkTooLong struct{ Length string }
+
+func (e ErrMultibulkTooLong) Error() string {
+	return "Protocol error: invalid multibulk length " + e.Length + ": more than " + strconv.Itoa(MaxMultibulkLen) + " arguments"
+}
+
 func (c *limitConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
@@ -55,12 +112,20 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	over := c.unread > c.max
 	c.mu.Unlock()
 	if over {
-		tooLarge := ErrRequestTooLarge{Limit: c.max}
-		c.Conn.Write([]byte("-ERR " + tooLarge.Error() + "\r\n"))
-		c.Conn.Close()
-		return 0, tooLarge
+		return 0, c.refuse(ErrRequestTooLarge{Limit: c.max})
+	}
+	if ferr := c.frame.feed(p[:n]); ferr != nil {
+		return 0, c.refuse(ferr)
 	}
 	return n, err
+}
+
+// refuse writes err as an error reply, closes the connection and returns
+// err.
+func (c *limitConn) refuse(err error) error {
+	c.Conn.Write([]byte("-ERR " + err.Error() + "\r\n"))
+	c.Conn.Close()
+	return err
 }
 
 func (c *limitConn) Write(p []byte) (int, error) {
@@ -68,4 +133,184 @@ func (c *limitConn) Write(p []byte) (int, error) {
 	c.unread = 0
 	c.mu.Unlock()
 	return c.Conn.Write(p)
+}
+
+// framer follows the RESP request stream as redcon parses it (multibulk
+// "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n", or an inline line) and
+// refuses a bulk length over maxBulk or a multibulk count over
+// MaxMultibulkLen at its header. Lengths are read as redcon reads them
+// (strconv.Atoi: an optional sign, decimal digits, leading zeros allowed).
+//
+// On anything redcon itself refuses (a malformed header, a zero or negative
+// count, a negative length, a missing '$') the framer stops following the
+// stream: redcon answers that with a protocol error and closes the
+// connection, so nothing after it is ever parsed.
+type framer struct {
+	maxBulk int
+	state   uint8
+	args    int // bulk strings still to come in the current command
+	skip    int // bytes of the current bulk, with its CRLF, still to come
+
+	// The length header being read.
+	hdr     [24]byte // its first bytes, for the error message
+	hlen    int
+	neg     bool
+	digits  int
+	val     int64
+	big     bool // val went past 1<<40: over any limit
+	bad     bool // not a number redcon accepts
+	lastCR  bool
+	stopped bool
+}
+
+const (
+	frameStart    = iota // at the start of a command
+	frameInline          // in an inline command, up to '\n'
+	frameCount           // in "*<n>\r\n"
+	frameBulkHead        // expecting '$'
+	frameBulkLen         // in "$<len>\r\n"
+	frameBulk            // in a bulk's bytes and CRLF
+)
+
+// feed follows p and returns an error for a length over the limits.
+func (f *framer) feed(p []byte) error {
+	for len(p) > 0 && !f.stopped {
+		switch f.state {
+		case frameStart:
+			if p[0] == '*' {
+				f.startHeader(frameCount)
+				p = p[1:]
+			} else {
+				f.state = frameInline
+			}
+		case frameInline:
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				return nil
+			}
+			p = p[i+1:]
+			f.state = frameStart
+		case frameBulkHead:
+			if p[0] != '$' {
+				f.stopped = true // redcon: "expected '$'"
+				return nil
+			}
+			f.startHeader(frameBulkLen)
+			p = p[1:]
+		case frameCount, frameBulkLen:
+			if f.hlen == 0 {
+				// The common case: the whole header is here, plain digits.
+				if i := bytes.IndexByte(p, '\n'); i >= 0 && f.quickHeader(p[:i]) {
+					p = p[i+1:]
+					if err := f.endHeader(); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			for len(p) > 0 {
+				c := p[0]
+				p = p[1:]
+				if c == '\n' {
+					if err := f.endHeader(); err != nil {
+						return err
+					}
+					break
+				}
+				f.headerByte(c)
+			}
+		case frameBulk:
+			n := min(f.skip, len(p))
+			f.skip -= n
+			p = p[n:]
+			if f.skip == 0 {
+				f.args--
+				if f.args == 0 {
+					f.state = frameStart
+				} else {
+					f.state = frameBulkHead
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (f *framer) startHeader(state uint8) {
+	f.state = state
+	f.hlen, f.neg, f.digits, f.val, f.big, f.bad, f.lastCR = 0, false, 0, 0, false, false, false
+}
+
+// shown is the length header as sent, for an error message.
+func (f *framer) shown() string {
+	return string(bytes.TrimSuffix(f.hdr[:f.hlen], []byte{'\r'}))
+}
+
+// quickHeader takes a whole header line (without its '\n') made of 1 to 12
+// digits and a '\r'. Anything else is left to headerByte.
+func (f *framer) quickHeader(line []byte) bool {
+	n := len(line) - 1
+	if n < 1 || n > 12 || line[n] != '\r' {
+		return false
+	}
+	var v int64
+	for _, c := range line[:n] {
+		if c < '0' || c > '9' {
+			return false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	f.hlen = copy(f.hdr[:], line)
+	f.val, f.digits, f.lastCR = v, n, true
+	return true
+}
+
+func (f *framer) headerByte(c byte) {
+	if f.hlen < len(f.hdr) {
+		f.hdr[f.hlen] = c
+		f.hlen++
+	}
+	if f.lastCR {
+		f.bad = true // a '\r' inside the number
+	}
+	f.lastCR = c == '\r'
+	switch {
+	case c == '\r':
+	case (c == '+' || c == '-') && f.digits == 0 && f.hlen == 1:
+		f.neg = c == '-'
+	case '0' <= c && c <= '9':
+		f.digits++
+		if !f.big {
+			f.val = f.val*10 + int64(c-'0')
+			f.big = f.val > 1<<40
+		}
+	default:
+		f.bad = true
+	}
+}
+
+// endHeader handles the '\n' that ends a length header.
+func (f *framer) endHeader() error {
+	if f.bad || !f.lastCR || f.digits == 0 || (f.neg && f.val != 0) {
+		f.stopped = true // redcon refuses it and closes
+		return nil
+	}
+	if f.state == frameCount {
+		if f.val == 0 {
+			f.stopped = true // redcon: invalid multibulk length
+			return nil
+		}
+		if f.big || f.val > MaxMultibulkLen {
+			return ErrMultibulkTooLong{Length: f.shown()}
+		}
+		f.args = int(f.val)
+		f.state = frameBulkHead
+		return nil
+	}
+	if f.big || f.val > int64(f.maxBulk) {
+		return ErrBulkTooLarge{Length: f.shown(), Limit: f.maxBulk}
+	}
+	f.skip = int(f.val) + 2
+	f.state = frameBulk
+	return nil
 }

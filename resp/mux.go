@@ -220,10 +220,11 @@ func printable(b []byte, n int) string {
 	if len(b) > n {
 		b = b[:n]
 	}
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
+	out := []byte(string(b)) // a copy: the bytes as sent, not UTF-8 checked
+	for i, c := range out {
+		if c == '\r' || c == '\n' {
+			out[i] = ' '
 		}
-		return r
-	}, string(b))
+	}
+	return string(out)
 }

@@ -110,6 +110,8 @@ func ErrText(msg string) Reply { return rawErrReply(msg) }
 type Future struct {
 	done  chan struct{}
 	reply Reply
+	// Errors, when set, is incremented if the reply is an error.
+	Errors interface{ Inc() }
 }
 
 // NewFuture returns an unresolved Future.
@@ -128,7 +130,13 @@ func (f *Future) Wait() Reply {
 }
 
 // WriteTo waits for the reply and writes it.
-func (f *Future) WriteTo(w Writer) { f.Wait().WriteTo(w) }
+func (f *Future) WriteTo(w Writer) {
+	r := f.Wait()
+	if f.Errors != nil && IsError(r) {
+		f.Errors.Inc()
+	}
+	r.WriteTo(w)
+}
 
 func (errReply) isError()    {}
 func (rawErrReply) isError() {}

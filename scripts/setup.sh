@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shardcounter needs to build and test on Debian/Ubuntu:
 # librocksdb-dev (headers and library for cgo), redis-tools (redis-cli, used
-# by the tests) and a C/C++ toolchain; then downloads the Go modules.
+# by the tests), chromium and a font (the dashboard's browser test) and a
+# C/C++ toolchain; then downloads the Go modules.
 # Idempotent: when everything is present it only checks, and runs neither
 # apt-get update nor apt-get install.
 set -euo pipefail
@@ -14,7 +15,7 @@ installed() {
 }
 
 missing=()
-for pkg in librocksdb-dev redis-tools; do
+for pkg in librocksdb-dev redis-tools chromium fonts-dejavu-core; do
 	installed "$pkg" || missing+=("$pkg")
 done
 if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null || ! command -v make >/dev/null; then

@@ -36,6 +36,18 @@ type Config struct {
 	// MaxRequestBytes bounds one request; see resp.LimitListener.
 	// Default resp.DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxBulkBytes bounds one bulk string of a request; a longer one is
+	// refused at its length header. The bound in effect is at most
+	// MaxRequestBytes. Default resp.DefaultMaxBulkBytes (1 MiB).
+	MaxBulkBytes int
+	// MaxClients bounds the connections open at once; one more gets
+	// "ERR max number of clients reached". Default resp.DefaultMaxClients.
+	MaxClients int
+	// ProtectedMode, while Password is empty, refuses clients from
+	// non-loopback addresses with Redis' DENIED explanation: give shards
+	// on other hosts a password (coordinators send it with --shard-pass).
+	// Default true, as in Redis.
+	ProtectedMode bool
 	// IdleTimeout closes connections idle for this long; 0 keeps them.
 	// Default 0.
 	IdleTimeout time.Duration
@@ -57,6 +69,9 @@ func DefaultConfig() Config {
 		MaxBatch:        4096,
 		DedupWindow:     10 * time.Minute,
 		MaxRequestBytes: resp.DefaultMaxRequestBytes,
+		MaxBulkBytes:    resp.DefaultMaxBulkBytes,
+		MaxClients:      resp.DefaultMaxClients,
+		ProtectedMode:   true,
 		DrainGrace:      200 * time.Millisecond,
 	}
 }
@@ -80,6 +95,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shard: DedupWindow %s must be at least 1s", c.DedupWindow)
 	case c.MaxRequestBytes < 1024:
 		return fmt.Errorf("shard: MaxRequestBytes %d must be at least 1024", c.MaxRequestBytes)
+	case c.MaxRequestBytes > 1<<30:
+		return fmt.Errorf("shard: MaxRequestBytes %d must be at most %d (1 GiB)", c.MaxRequestBytes, 1<<30)
+	case c.MaxBulkBytes < 1:
+		return fmt.Errorf("shard: MaxBulkBytes %d must be at least 1", c.MaxBulkBytes)
+	case c.MaxClients < 1:
+		return fmt.Errorf("shard: MaxClients %d must be at least 1", c.MaxClients)
 	case c.IdleTimeout < 0:
 		return fmt.Errorf("shard: IdleTimeout %s must not be negative", c.IdleTimeout)
 	case c.DrainGrace < 0 || c.DrainGrace > time.Minute:

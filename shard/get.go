@@ -94,11 +94,18 @@ type Stats struct {
 	Keys    uint64 // RocksDB's estimate of stored records
 	Writes  uint64 // writes applied since start
 	Batches uint64 // WriteBatches written since start
+	// Counters is the number of counters held, as last counted in the
+	// background (see counters.go); -1 before the first count.
+	Counters int64
+	// CountersCapped is true when the count stopped at its limit.
+	CountersCapped bool
 }
 
 // Stats returns the shard's current figures.
 func (s *Server) Stats() Stats {
-	return Stats{Keys: s.st.estimateKeys(), Writes: s.w.writes.Load(), Batches: s.w.batches.Load()}
+	st := Stats{Keys: s.st.estimateKeys(), Writes: s.w.writes.Load(), Batches: s.w.batches.Load()}
+	st.Counters, st.CountersCapped = s.counters()
+	return st
 }
 
 // scStats: SC.STATS shard -> map of figure -> integer.
@@ -112,13 +119,17 @@ func (s *Server) scStats(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	st := s.Stats()
 	return resp.ReplyFunc(func(w resp.Writer) {
-		w.WriteMapHeader(3)
+		w.WriteMapHeader(5)
 		w.WriteBulkString("keys")
 		w.WriteInt64(int64(st.Keys))
 		w.WriteBulkString("writes")
 		w.WriteInt64(int64(st.Writes))
 		w.WriteBulkString("batches")
 		w.WriteInt64(int64(st.Batches))
+		w.WriteBulkString("counters")
+		w.WriteInt64(st.Counters)
+		w.WriteBulkString("counters_capped")
+		w.WriteInt64(int64(boolInt(st.CountersCapped)))
 	})
 }
 

@@ -23,6 +23,7 @@ func (s *Server) handlers() *resp.Mux {
 	m.Handle(resp.Command{Name: "sc.flush", Arity: 2, Flags: []string{"write"}, Handler: s.scFlush})
 	m.Handle(resp.Command{Name: "sc.ping", Arity: 2, Kind: resp.Read, Flags: []string{"fast"}, Handler: s.scPing})
 	m.Handle(resp.Command{Name: "sc.stats", Arity: 2, Kind: resp.Read, Flags: []string{"fast"}, Handler: s.scStats})
+	m.Handle(resp.Command{Name: "sc.checkpoint", Arity: 3, Flags: []string{"admin"}, Handler: s.scCheckpoint})
 
 	// Plain Redis commands on this shard's partials, for redis-cli -p <shard>.
 	m.Handle(resp.Command{Name: "get", Arity: 2, Kind: resp.Read, Flags: []string{"readonly", "fast"}, FirstKey: 1, LastKey: 1, Handler: s.get})

@@ -43,6 +43,8 @@ type Server struct {
 	// replies itself, so Shutdown knows when every reply is on the wire.
 	inflight atomic.Int64
 	draining atomic.Bool
+
+	count counterCount // see counters.go
 }
 
 // New opens the shard's database and prepares the server. It does not
@@ -92,7 +94,7 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves RESP on ln until Shutdown. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	s.ln = s.guard(ln)
 	s.mu.Unlock()
 	return s.serve()
 }
@@ -108,7 +110,8 @@ func (s *Server) serve() error {
 	s.mu.Unlock()
 	s.log.Info("shard serving", "listen", ln.Addr().String(), "data", s.cfg.DataDir,
 		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
-		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes)
+		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes,
+		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients, "protected_mode", s.cfg.ProtectedMode)
 	srv := redcon.NewServer("", s.serveRESP,
 		func(c redcon.Conn) bool {
 			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
@@ -137,6 +140,16 @@ func (s *Server) serveRESP(c redcon.Conn, cmd redcon.Command) {
 			w.Flush()
 		}
 	}
+}
+
+// guard wraps ln with the request limits, then protected mode and the
+// client limit (see resp.NewLimitListener and resp.GuardListener).
+func (s *Server) guard(ln net.Listener) net.Listener {
+	ln = resp.NewLimitListener(ln, resp.Limits{MaxRequestBytes: s.cfg.MaxRequestBytes, MaxBulkBytes: s.cfg.MaxBulkBytes})
+	return resp.GuardListener(ln, resp.Guard{
+		Protected:  resp.Protected(s.cfg.ProtectedMode, s.cfg.Password),
+		MaxClients: s.cfg.MaxClients,
+	})
 }
 
 // Addr is the address Serve listens on, or nil before Serve.
@@ -205,7 +218,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.mu.Lock()
-	s.ln = resp.LimitListener(ln, s.cfg.MaxRequestBytes)
+	s.ln = s.guard(ln)
 	s.mu.Unlock()
 	s.goFunc(func() {
 		if err := s.serve(); err != nil {

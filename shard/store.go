@@ -57,6 +57,14 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	opts.SetKeepLogFileNum(3)
 	opts.SetMaxLogFileSize(16 << 20)
 	opts.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	// A bloom filter over whole keys in the memtable: looking up a counter
+	// that is not there (every new counter) skips the skiplist walk.
+	opts.SetMemtableWholeKeyFiltering(true)
+	opts.SetMemTablePrefixBloomSizeRatio(0.1)
+	// Index and filter blocks live in the block cache, so memory stays
+	// bounded by it however many counters there are.
+	bbto.SetCacheIndexAndFilterBlocks(true)
+	bbto.SetPinL0FilterAndIndexBlocksInCache(true)
 	db, err := grocksdb.OpenDb(opts, dir)
 	if err != nil {
 		opts.Destroy()

@@ -72,12 +72,18 @@ type writer struct {
 	// Batch state, reused between batches.
 	wb      *grocksdb.WriteBatch
 	dirty   map[string]dirtyValue
+	loaded  map[string]loadedValue // committed partials of this batch's keys
 	pending map[resp.RequestID]*op
 	keyBuf  []byte
 	valBuf  []byte
 
 	writes  atomic.Uint64 // ops applied
 	batches atomic.Uint64 // WriteBatches written
+}
+
+type loadedValue struct {
+	v      int64
+	exists bool
 }
 
 type dirtyValue struct {
@@ -98,7 +104,7 @@ func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window t
 		st: st, log: log, ch: make(chan *op, maxBatch), maxBatch: maxBatch,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		cache: cache, dedup: d,
-		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), pending: make(map[resp.RequestID]*op),
+		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), loaded: make(map[string]loadedValue), pending: make(map[resp.RequestID]*op),
 	}, nil
 }
 
@@ -175,14 +181,65 @@ func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
 	if flushed {
 		return 0, false, nil
 	}
+	if l, ok := w.loaded[string(key)]; ok {
+		return l.v, l.exists, nil
+	}
 	if v, ok := w.cache.Get(string(key)); ok {
 		return v, true, nil
 	}
 	return w.st.partial(key)
 }
 
+// load reads, in one RocksDB MultiGet, the partials of the batch's keys
+// that are not in the cache: one call into RocksDB instead of one per key.
+func (w *writer) load(batch []*op) error {
+	var missing [][]byte
+	for _, o := range batch {
+		if o.kind != opIncr && o.kind != opDel {
+			continue
+		}
+		if _, ok := w.loaded[string(o.key)]; ok {
+			continue
+		}
+		if v, ok := w.cache.Get(string(o.key)); ok {
+			w.loaded[string(o.key)] = loadedValue{v: v, exists: true}
+			continue
+		}
+		w.loaded[string(o.key)] = loadedValue{} // placeholder, filled below
+		missing = append(missing, counterKey(nil, o.key))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	vals, err := w.st.db.MultiGet(w.st.ro, missing...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	defer vals.Destroy()
+	for i, val := range vals {
+		l := loadedValue{}
+		if val.Exists() {
+			if l.v, err = decodeInt(val.Data()); err != nil {
+				return err
+			}
+			l.exists = true
+		}
+		w.loaded[string(missing[i][9:])] = l
+	}
+	return nil
+}
+
 // apply runs one group of ops and writes it as one WriteBatch.
 func (w *writer) apply(batch []*op) {
+	defer clear(w.loaded)
+	if err := w.load(batch); err != nil {
+		w.log.Error("reading partials failed; replying errors to the whole batch", "err", err, "ops", len(batch))
+		for _, o := range batch {
+			o.err = err
+			o.fut.Resolve(o.reply())
+		}
+		return
+	}
 	flushed := false
 	for _, o := range batch {
 		switch o.kind {

@@ -40,6 +40,13 @@ func parseCoordinatorFlags(args []string, stderr io.Writer) (coordinator.Config,
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "bound on a write including its retries")
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest client request accepted, in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close client connections idle this long (0: never)")
+	fs.IntVar(&cfg.MaxBulkBytes, "max-bulk-bytes", cfg.MaxBulkBytes, "longest bulk string (key or argument) accepted, in bytes")
+	fs.IntVar(&cfg.MaxClients, "maxclients", cfg.MaxClients, "most client connections open at once")
+	fs.Var(yesNo{&cfg.ProtectedMode}, "protected-mode", "refuse clients from non-loopback addresses unless --requirepass is set (`yes|no`)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve RESP and HTTP over TLS with this PEM certificate `file` (with --tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.Float64Var(&cfg.HotThreshold, "hot-threshold", cfg.HotThreshold, "split a counter written faster than this many `increments/s` over --hot-spread shards (0: never)")
+	fs.IntVar(&cfg.HotSpread, "hot-spread", cfg.HotSpread, "`number` of shards a hot counter's writes go to")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the HTTP address")
 	if err := parseFlags(fs, args); err != nil {
 		return coordinator.Config{}, err

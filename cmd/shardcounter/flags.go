@@ -46,3 +46,29 @@ func badUsage(fs *flag.FlagSet, err error) error {
 	fs.Usage()
 	return fmt.Errorf("%w: %w", errUsage, err)
 }
+
+// yesNo is a boolean flag that takes a value, as Redis' options do:
+// "--protected-mode no" (also yes/no, true/false, 1/0, with or without '=').
+type yesNo struct{ v *bool }
+
+func (f yesNo) String() string {
+	if f.v == nil {
+		return ""
+	}
+	if *f.v {
+		return "yes"
+	}
+	return "no"
+}
+
+func (f yesNo) Set(s string) error {
+	switch s {
+	case "yes", "true", "1":
+		*f.v = true
+	case "no", "false", "0":
+		*f.v = false
+	default:
+		return fmt.Errorf("want yes or no, not %q", s)
+	}
+	return nil
+}

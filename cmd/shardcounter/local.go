@@ -38,7 +38,11 @@ func parseLocalFlags(args []string, stderr io.Writer) (local.Config, error) {
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`, one subdirectory per shard")
 	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync every shard's WAL before replying")
 	fs.StringVar(&cfg.Password, "requirepass", "", "require this `password` from clients (and on the shards)")
+	fs.Var(yesNo{&cfg.ProtectedMode}, "protected-mode", "refuse clients from non-loopback addresses unless --requirepass is set (`yes|no`)")
+	fs.Float64Var(&cfg.HotThreshold, "hot-threshold", cfg.HotThreshold, "split a counter written faster than this many `increments/s` over --hot-spread shards (0: never)")
+	fs.IntVar(&cfg.HotSpread, "hot-spread", 3, "`number` of shards a hot counter's writes go to")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the HTTP address")
+	fs.IntVar(&cfg.Spread, "spread", cfg.Spread, "`number` of shards a counter's writes go to")
 	if err := parseFlags(fs, args); err != nil {
 		return local.Config{}, err
 	}
@@ -56,7 +60,7 @@ func printCluster(w io.Writer, cfg local.Config, c *local.Cluster) {
 		fmt.Fprintf(tw, "  RESP\t%s\tredis-cli -h %s -p %d\n", a, a.IP, a.Port)
 	}
 	if a := c.HTTPAddr(); a != nil {
-		fmt.Fprintf(tw, "  HTTP\thttp://%s\tPOST /sharded, GET /health, GET /metrics\n", a)
+		fmt.Fprintf(tw, "  HTTP\thttp://%s\tdashboard at /, POST /sharded, GET /health, GET /metrics\n", a)
 	}
 	for _, s := range c.Shards() {
 		fmt.Fprintf(tw, "  shard %s\t%s\n", s.ID, s.Addr)

@@ -33,6 +33,8 @@ Commands:
   shard        run one shard: a RESP server keeping its partials in RocksDB
   coordinator  run a coordinator: the RESP and HTTP front end to the shards
   local        run a whole cluster in this process: N shards and a coordinator
+  status       print a coordinator's shards (exit 1 when one is down)
+  checkpoint   ask a running shard for a RocksDB checkpoint (a backup)
   version      print the version
   help         print this list
 
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCoordinator(ctx, args[1:], stderr, log)
 	case "local":
 		err = runLocal(ctx, args[1:], stdout, stderr, log)
+	case "status":
+		err = runStatus(ctx, args[1:], stdout, stderr)
+	case "checkpoint":
+		err = runCheckpoint(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "shardcounter", coordinator.Version)
 		return 0

@@ -38,6 +38,9 @@ func parseShardFlags(args []string, stderr io.Writer) (shard.Config, error) {
 	fs.IntVar(&cfg.CacheEntries, "cache-entries", cfg.CacheEntries, "hot partials kept in memory")
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request accepted, in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections idle this long (0: never)")
+	fs.IntVar(&cfg.MaxBulkBytes, "max-bulk-bytes", cfg.MaxBulkBytes, "longest bulk string (key or argument) accepted, in bytes")
+	fs.IntVar(&cfg.MaxClients, "maxclients", cfg.MaxClients, "most connections open at once")
+	fs.Var(yesNo{&cfg.ProtectedMode}, "protected-mode", "refuse clients from non-loopback addresses unless --requirepass is set (`yes|no`)")
 	if err := parseFlags(fs, args); err != nil {
 		return shard.Config{}, err
 	}

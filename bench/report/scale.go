@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// restartTarget is issue 3's bound on a restarted shard's first answer.
+const restartTarget = 2000.0 // ms
+
+// flatGrowth is how much a shard's peak RSS may grow while the counters
+// grow tenfold and still count as not growing with them.
+const flatGrowth = 0.20
+
+func renderScale(kv map[string]string) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	num := func(k string) float64 {
+		f, _ := strconv.ParseFloat(kv[k], 64)
+		return f
+	}
+	mib := func(k string) string {
+		if kv[k] == "" {
+			return "?"
+		}
+		return fmt.Sprintf("%.0f", num(k)/1024)
+	}
+	keys := int64(num("keys"))
+	stage1 := int64(num("stage1_keys"))
+	bound := num("bound_mib")
+
+	p("## Scale and memory (`make bench-scale`)\n\n")
+	p("- Date: %s. Machine: %s cores (`nproc`), %s, %s RAM; data on %s.\n", kv["date"], kv["nproc"], kv["cpu"], kv["mem"], kv["disk"])
+	p("- Code: commit %s, %s", kv["commit"], kv["shardcounter"])
+	if kv["shard_flags"] != "" || kv["coord_flags"] != "" {
+		p("; shard flags `%s`, coordinator flags `%s`", kv["shard_flags"], kv["coord_flags"])
+	}
+	p(".\n")
+	p("- Method: 3 `shardcounter shard` processes and 1 `shardcounter coordinator`, default durability. "+
+		"%s distinct counters `counter:0` … `counter:%d`, one `INCR` each, pipelined through the coordinator "+
+		"(16 connections × 256 in flight). RSS is `VmRSS`, peak is `VmHWM` from /proc/PID/status, in MiB.\n",
+		group(keys), keys-1)
+	p("- Load: first %s keys in %s s (%s/s), the other %s in %s s (%s/s); %s error replies, %s replies other than 1.\n",
+		group(stage1), kv["stage1_load_secs"], fmtOps(num("stage1_load_rate")),
+		group(keys-stage1), kv["stage2_load_secs"], fmtOps(num("stage2_load_rate")),
+		sum(kv, "stage1_load_errors", "stage2_load_errors"), sum(kv, "stage1_load_unexpected", "stage2_load_unexpected"))
+	if kv["stage1_load_first_error"] != "" || kv["stage2_load_first_error"] != "" {
+		p("- First error reply: `%s%s`.\n", kv["stage1_load_first_error"], kv["stage2_load_first_error"])
+	}
+	p("- Read back through the coordinator: %s sampled counters, %s not equal to 1", kv["verify_sample"], kv["verify_bad"])
+	if kv["verify_first_bad"] != "" {
+		p(" (first: `%s`)", kv["verify_first_bad"])
+	}
+	p(".\n\n")
+
+	p("| process | RSS idle | after %s keys: RSS / peak | after %s keys: RSS / peak | RocksDB on disk | peak ≤ %.0f MiB |\n",
+		group(stage1), group(keys), bound)
+	p("| --- | ---: | ---: | ---: | ---: | --- |\n")
+	worst := 0.0
+	for i := 1; i <= 3; i++ {
+		s := fmt.Sprintf("s%d", i)
+		hwm := num(s+"_full_hwm") / 1024
+		worst = max(worst, hwm)
+		verdict := "pass"
+		if hwm > bound {
+			verdict = "**FAIL**"
+		}
+		p("| shard %s | %s | %s / %s | %s / %s | %s MiB | %s |\n", s, mib(s+"_idle_rss"),
+			mib(s+"_stage1_rss"), mib(s+"_stage1_hwm"), mib(s+"_full_rss"), mib(s+"_full_hwm"),
+			mib(s+"_disk_kib"), verdict)
+	}
+	p("| coordinator | %s | %s / %s | %s / %s | | |\n\n", mib("coord_idle_rss"),
+		mib("coord_stage1_rss"), mib("coord_stage1_hwm"), mib("coord_full_rss"), mib("coord_full_hwm"))
+	var growth []string
+	flat := true
+	for i := 1; i <= 3; i++ {
+		s := fmt.Sprintf("s%d", i)
+		g := (num(s+"_full_hwm") - num(s+"_stage1_hwm")) / 1024
+		growth = append(growth, fmt.Sprintf("%+.0f", g))
+		if g > flatGrowth*num(s+"_stage1_hwm")/1024 {
+			flat = false
+		}
+	}
+	verdict := "pass"
+	if !flat {
+		verdict = "**FAIL**"
+	}
+	p("Peak RSS growth per shard from %s to %s keys (10× the counters): %s MiB. Largest shard peak: %.0f MiB. "+
+		"Memory independent of the number of counters (each shard's peak grows less than %.0f%%): %s.\n\n",
+		group(stage1), group(keys), strings.Join(growth, ", "), worst, flatGrowth*100, verdict)
+
+	p("Restart of shard s1 holding its third of the counters, timed from starting the new process to its first answer of `GET %s` with the loaded value:\n\n", kv["restart_key"])
+	p("| restart | shard's first answer | RSS then | target < 2 s | coordinator's first answer through it |\n| --- | ---: | ---: | --- | ---: |\n")
+	row := func(name, k string) {
+		coord := "no answer"
+		if kv[k+"_coord_ms"] != "" {
+			coord = kv[k+"_coord_ms"] + " ms"
+		}
+		if kv[k+"_ms"] == "" {
+			p("| %s | no answer | | **FAIL** | %s |\n", name, coord)
+			return
+		}
+		v := "pass"
+		if num(k+"_ms") >= restartTarget {
+			v = "**FAIL**"
+		}
+		p("| %s | %s ms | %s MiB | %s | %s |\n", name, kv[k+"_ms"], mib(k+"_after_rss"), v, coord)
+	}
+	row("graceful (SIGTERM, then start)", "graceful")
+	row(fmt.Sprintf("crash (%s more keys loaded, SIGKILL at once, then start)", group(int64(num("crash_extra_keys")))), "crash")
+	p("\nBoth times count from starting the new shard process; the coordinator's is its first `GET %s` answered with the sum, "+
+		"which it refuses while it holds the shard for down.\n", kv["restart_key"])
+	p("\nAfter the crash restart, %s sampled counters of all %s read back through the coordinator: %s not equal to 1",
+		kv["after_crash_verify_sample"], group(keys+int64(num("crash_extra_keys"))), kv["after_crash_verify_bad"])
+	if kv["after_crash_verify_first_bad"] != "" {
+		p(" (first: `%s`)", kv["after_crash_verify_first_bad"])
+	}
+	p(".\n")
+	return b.String()
+}
+
+func sum(kv map[string]string, keys ...string) string {
+	var t int64
+	for _, k := range keys {
+		n, _ := strconv.ParseInt(kv[k], 10, 64)
+		t += n
+	}
+	return strconv.FormatInt(t, 10)
+}
+
+// group writes n with thousands separators: 10,000,000.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,87 @@
+package coordinator
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// writeReq is one client increment: what the router and the write lanes
+// carry to a shard, and the reply the client's connection waits for. It is
+// pooled: one allocation-free object per increment on the hot path.
+type writeReq struct {
+	r        *router
+	key      []byte
+	delta    int64
+	deadline time.Time // set by the first lane round that takes it
+	prefs    []int     // the key's shards, owner first (shared, read-only)
+	pos      int       // index in prefs of the shard it is queued for
+	single   bool      // send alone, never coalesced (after a group overflowed)
+	split    bool      // the counter was known to be split when it came in
+
+	res   incrResult
+	err   error
+	ready sync.Mutex // held from newWriteReq until finish
+
+	errs  prometheus.Counter  // counts an error reply; may be nil
+	lat   prometheus.Observer // observes the latency when start is set
+	start time.Time
+}
+
+var writeReqPool = sync.Pool{New: func() any { return new(writeReq) }}
+
+// newWriteReq returns a request for delta on key. The caller hands it to
+// router.incr and then waits for it (WriteTo, or wait and release).
+func newWriteReq(r *router, key []byte, delta int64) *writeReq {
+	q := writeReqPool.Get().(*writeReq)
+	q.r, q.key, q.delta = r, key, delta
+	q.ready.Lock()
+	return q
+}
+
+// finish sets the outcome: shard took the write and its partial is now
+// partial, or err. It is called exactly once, by the router or a lane; the
+// caller must not touch q afterwards.
+func (q *writeReq) finish(shard int, partial int64, err error) {
+	if err == nil {
+		q.res = incrResult{total: partial, shard: shard, partial: partial}
+		if shard != q.prefs[0] || q.r.spread > 1 || q.split {
+			q.res.total, err = q.r.splitState(q.key).set(shard, partial)
+		}
+	}
+	q.err = err
+	q.ready.Unlock()
+}
+
+// wait blocks until finish.
+func (q *writeReq) wait() (incrResult, error) {
+	q.ready.Lock()
+	defer q.ready.Unlock()
+	return q.res, q.err
+}
+
+// release returns q to the pool; q must not be used afterwards.
+func (q *writeReq) release() {
+	*q = writeReq{}
+	writeReqPool.Put(q)
+}
+
+// WriteTo waits for the outcome, writes the reply and releases q.
+func (q *writeReq) WriteTo(w resp.Writer) {
+	res, err := q.wait()
+	if !q.start.IsZero() {
+		q.lat.Observe(time.Since(q.start).Seconds())
+	}
+	if err != nil {
+		if q.errs != nil {
+			q.errs.Inc()
+		}
+		w.WriteErr(err)
+	} else {
+		w.WriteInt64(res.total)
+	}
+	q.release()
+}

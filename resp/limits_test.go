@@ -1,0 +1,239 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// TestRedconHugeBulkLength documents why the framer exists: redcon v1.6.4
+// panics on a bulk length near the int64 maximum, which in a server ends
+// the process. If a redcon upgrade fixes it, this logs so; the framer
+// stays harmless.
+func TestRedconHugeBulkLength(t *testing.T) {
+	in := "*2\r\n$4\r\nINCR\r\n$9223372036854775807\r\nabc"
+	panicked := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		redcon.NewReader(bytes.NewReader([]byte(in))).ReadCommands()
+		return false
+	}()
+	t.Logf("redcon panics on bulk length 2^63-1: %v", panicked)
+	var f framer
+	f.maxBulk = DefaultMaxBulkBytes
+	var tooLarge ErrBulkTooLarge
+	if err := f.feed([]byte(in)); !errors.As(err, &tooLarge) {
+		t.Fatalf("framer let bulk length 2^63-1 through: %v", err)
+	}
+}
+
+func TestFramerRefuses(t *testing.T) {
+	const maxBulk = 1000
+	for _, c := range []struct {
+		in   string
+		want string // "" for no refusal
+	}{
+		{"*1\r\n$1000\r\n", ""},
+		{"*1\r\n$1001\r\n", "invalid bulk length 1001: larger than 1000 bytes"},
+		{"*1\r\n$+1001\r\n", "invalid bulk length +1001"},
+		{"*1\r\n$0001001\r\n", "invalid bulk length 0001001"},
+		{"*1\r\n$9223372036854775807\r\n", "invalid bulk length 9223372036854775807"},
+		{"*1\r\n$99999999999999999999999999999\r\n", "invalid bulk length 999999999999999999999999:"},
+		{"*1048576\r\n", ""},
+		{"*1048577\r\n", "invalid multibulk length 1048577: more than 1048576 arguments"},
+		{"*9223372036854775807\r\n", "invalid multibulk length"},
+		// The framer follows pipelines: the second command is refused.
+		{"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$3\r\nGET\r\n$5000\r\n", "invalid bulk length 5000"},
+		// Inline lines are skipped whole, whatever they hold.
+		{"GET $99999999999\r\n*1\r\n$4\r\nPING\r\n", ""},
+		// What redcon refuses itself is left to it.
+		{"*0\r\n$99999999999\r\n", ""},
+		{"*-1\r\n$99999999999\r\n", ""},
+		{"*1\r\n$-1\r\n$99999999999\r\n", ""},
+		{"*1\r\n$1x\r\n$99999999999\r\n", ""},
+		{"*1\r\nx99999999999\r\n", ""},
+		{"*1\n$99999999999\r\n", ""},
+		{"*1\r\n$1\r2\r\n", ""},
+		// "-0" is a valid zero length for redcon.
+		{"*2\r\n$-0\r\n\r\n$5000\r\n", "invalid bulk length 5000"},
+	} {
+		// Every split of the input into two reads gives the same answer.
+		for cut := 0; cut <= len(c.in); cut++ {
+			f := framer{maxBulk: maxBulk}
+			err := f.feed([]byte(c.in[:cut]))
+			if err == nil {
+				err = f.feed([]byte(c.in[cut:]))
+			}
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("%q (cut at %d): refused with %v", c.in, cut, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("%q (cut at %d): %v, want an error containing %q", c.in, cut, err, c.want)
+			}
+		}
+	}
+}
+
+// TestFramerFollowsValidStreams: on random valid pipelines of multibulk and
+// inline commands, fed in random pieces, the framer refuses nothing and
+// ends at the start of a command, as redcon does.
+func TestFramerFollowsValidStreams(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for iter := 0; iter < 2000; iter++ {
+		var b []byte
+		ncmds := 0
+		for n := rng.Intn(8) + 1; n > 0; n-- {
+			if rng.Intn(4) == 0 {
+				b = append(b, "INCRBY key 5\r\n"...)
+				ncmds++
+				continue
+			}
+			nargs := rng.Intn(5) + 1
+			args := make([][]byte, nargs)
+			for i := range args {
+				args[i] = make([]byte, rng.Intn(300))
+				rng.Read(args[i]) // binary, with CR, LF, '*' and '$' inside
+			}
+			b = appendCommand(b, args)
+			ncmds++
+		}
+		f := framer{maxBulk: 300}
+		for rest := b; len(rest) > 0; {
+			n := min(len(rest), rng.Intn(40)+1)
+			if err := f.feed(rest[:n]); err != nil {
+				t.Fatalf("valid stream refused: %v\n%q", err, b)
+			}
+			rest = rest[n:]
+		}
+		if f.state != frameStart || f.stopped {
+			t.Fatalf("framer ends in state %d (stopped %v) after a valid stream", f.state, f.stopped)
+		}
+		rd := redcon.NewReader(bytes.NewReader(b))
+		got := 0
+		for {
+			cmds, err := rd.ReadCommands()
+			if err != nil {
+				if err != io.EOF {
+					t.Fatalf("redcon refuses the test stream: %v", err)
+				}
+				break
+			}
+			got += len(cmds)
+		}
+		if got != ncmds {
+			t.Fatalf("redcon parsed %d commands, want %d", got, ncmds)
+		}
+	}
+}
+
+func appendCommand(b []byte, args [][]byte) []byte {
+	b = fmt.Appendf(b, "*%d\r\n", len(args))
+	for _, a := range args {
+		b = fmt.Appendf(b, "$%d\r\n", len(a))
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+// serveLimited serves a Mux with the connection commands behind the limit
+// listener and the guard, and returns the address.
+func serveLimited(t *testing.T, lim Limits, g Guard) (string, *GuardedListener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := GuardListener(NewLimitListener(ln, lim), g)
+	m := NewMux("")
+	RegisterConnCommands(m, Server{Version: "test", Role: "master"})
+	srv := redcon.NewServer("", m.ServeRESP, func(c redcon.Conn) bool {
+		c.SetContext(m.NewSession(c.RemoteAddr()))
+		return true
+	}, nil)
+	done := make(chan struct{})
+	go func() { srv.Serve(gl); close(done) }()
+	t.Cleanup(func() {
+		gl.Close()
+		srv.Close()
+		<-done
+	})
+	return ln.Addr().String(), gl
+}
+
+// TestLimitListenerRefusesHugeBulk: the request that would crash redcon
+// gets a clear error and a closed connection; the server goes on serving.
+func TestLimitListenerRefusesHugeBulk(t *testing.T) {
+	addr, _ := serveLimited(t, Limits{MaxRequestBytes: 1 << 20, MaxBulkBytes: 1000}, Guard{})
+	for _, c := range []struct{ in, want string }{
+		{"*2\r\n$4\r\nECHO\r\n$9223372036854775807\r\nabc", "-ERR Protocol error: invalid bulk length 9223372036854775807: larger than 1000 bytes\r\n"},
+		{"*2\r\n$4\r\nECHO\r\n$1001\r\n", "-ERR Protocol error: invalid bulk length 1001: larger than 1000 bytes\r\n"},
+		{"*9223372036854775807\r\n", "-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments\r\n"},
+	} {
+		tc := dialTest(t, addr)
+		tc.write([]byte(c.in))
+		all, err := readAll(tc.c)
+		if string(all) != c.want {
+			t.Fatalf("%q: got %q (%v), want %q and a closed connection", c.in, all, err, c.want)
+		}
+		other := dialTest(t, addr)
+		other.expect(status("PONG"), "PING")
+	}
+	// Up to the limit is fine.
+	tc := dialTest(t, addr)
+	tc.expect(strings.Repeat("x", 1000), "ECHO", strings.Repeat("x", 1000))
+}
+
+// readAll reads until the peer closes or 5s pass.
+func readAll(c net.Conn) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(c)
+	return buf.Bytes(), err
+}
+
+func TestLimitListenerRequestLimit(t *testing.T) {
+	addr, _ := serveLimited(t, Limits{MaxRequestBytes: 2048, MaxBulkBytes: 1 << 20}, Guard{})
+	tc := dialTest(t, addr)
+	// An unterminated inline line of 3000 bytes.
+	tc.write([]byte(strings.Repeat("a", 3000)))
+	all, _ := readAll(tc.c)
+	if want := "-ERR Protocol error: request larger than 2048 bytes\r\n"; string(all) != want {
+		t.Fatalf("got %q, want %q", all, want)
+	}
+	// The bulk limit in effect is the request limit.
+	tc = dialTest(t, addr)
+	tc.write([]byte("*2\r\n$4\r\nECHO\r\n$2049\r\n"))
+	all, _ = readAll(tc.c)
+	if !strings.Contains(string(all), "invalid bulk length 2049: larger than 2048 bytes") {
+		t.Fatalf("got %q, want the bulk length refused at the request limit", all)
+	}
+}
+
+// BenchmarkFramer measures what following the stream costs per command of
+// a pipeline of INCRBYs, as a coordinator receives them.
+func BenchmarkFramer(b *testing.B) {
+	var stream []byte
+	for i := 0; i < 1000; i++ {
+		stream = appendCommand(stream, [][]byte{[]byte("INCRBY"), []byte("counter:000123456"), []byte("1")})
+	}
+	b.SetBytes(int64(len(stream)) / 1000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1000 {
+		f := framer{maxBulk: DefaultMaxBulkBytes}
+		for rest := stream; len(rest) > 0; {
+			n := min(len(rest), 16<<10)
+			if err := f.feed(rest[:n]); err != nil {
+				b.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+	}
+}

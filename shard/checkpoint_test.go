@@ -1,0 +1,109 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{CmdCheckpoint, "s1", "/backup/s1"}, true},
+		{[]string{CmdCheckpoint, "s1", "relative/dir"}, false},
+		{[]string{CmdCheckpoint, "s1"}, false},
+	} {
+		args := make([][]byte, len(c.args))
+		for i, a := range c.args {
+			args[i] = []byte(a)
+		}
+		got, err := ParseCheckpoint(args)
+		if (err == nil) != c.ok {
+			t.Errorf("ParseCheckpoint %q: %v", c.args, err)
+			continue
+		}
+		if c.ok && strings.Join(got.Args(), " ") != strings.Join(c.args, " ") {
+			t.Errorf("round trip of %q gave %q", c.args, got.Args())
+		}
+	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, c := startShard(t, "s1", filepath.Join(dir, "data"))
+	for i := 1; i <= 20; i++ {
+		if _, err := incr(ctx, c, "s1", fmt.Sprintf("k%d", i%4), int64(i), 7, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpDir := filepath.Join(dir, "backups", "s1-1")
+	if err := c.Do(ctx, CmdCheckpoint, "s1", cpDir).Err(); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	// Writes after the checkpoint are not in it.
+	if _, err := incr(ctx, c, "s1", "k1", 1000, 7, 21); err != nil {
+		t.Fatal(err)
+	}
+	// The same directory twice, another shard's id, a relative path: refused.
+	if err := c.Do(ctx, CmdCheckpoint, "s1", cpDir).Err(); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second checkpoint into the same dir: %v", err)
+	}
+	if err := c.Do(ctx, CmdCheckpoint, "s2", filepath.Join(dir, "x")).Err(); err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrWrongShard) {
+		t.Errorf("checkpoint for another shard id: %v", err)
+	}
+	if err := c.Do(ctx, CmdCheckpoint, "s1", "rel").Err(); err == nil {
+		t.Error("relative checkpoint dir accepted")
+	}
+
+	// The checkpoint opens as shard s1 with the values as of the checkpoint.
+	_, restored := startShard(t, "s1", cpDir)
+	want := map[string]int64{"k0": 4 + 8 + 12 + 16 + 20, "k1": 1 + 5 + 9 + 13 + 17, "k2": 2 + 6 + 10 + 14 + 18, "k3": 3 + 7 + 11 + 15 + 19}
+	for k, v := range want {
+		got, err := restored.Get(ctx, k).Int64()
+		if err != nil || got != v {
+			t.Errorf("restored %s = %d, %v; want %d", k, got, err, v)
+		}
+	}
+	// Request ids are in the checkpoint too: a retry is still deduplicated.
+	if v, err := incr(ctx, restored, "s1", "k1", 1, 7, 1); err != nil || v != 1 {
+		t.Errorf("retry of seq 1 on the restored shard: %d, %v; want the original reply 1", v, err)
+	}
+}
+
+func TestStatsCountsCounters(t *testing.T) {
+	ctx := context.Background()
+	s, c := startShard(t, "s1", t.TempDir())
+	for i := 1; i <= 30; i++ {
+		if _, err := incr(ctx, c, "s1", fmt.Sprintf("k%d", i%10), 1, 9, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first call starts the count; it ends in the background.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := c.Do(ctx, resp.CmdStats, "s1").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := s.Stats()
+		if st.Writes != 30 {
+			t.Fatalf("writes = %d, want 30 (%v)", st.Writes, m)
+		}
+		if st.Counters == 10 && !st.CountersCapped {
+			break
+		}
+		if st.Counters != -1 || time.Now().After(deadline) {
+			t.Fatalf("counters = %d, capped %v; want 10 (30 request-id records are not counters)", st.Counters, st.CountersCapped)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,93 @@
+package shard
+
+import (
+	"sync"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// counterCount is how many counters (partials) the shard holds, for
+// SC.STATS and the dashboard.
+//
+// RocksDB's own key estimate also counts the request-id records (one per
+// coordinator write, kept for the deduplication window) and range-deleted
+// ones until compaction, so it can be far off. The exact number is counted
+// by a background scan of the counter records instead, never at start-up
+// and never in a request: Stats answers from the last count and starts a
+// new scan when that is older than countMaxAge, and no sooner than
+// countGapFactor times the last scan's duration after it, so a big shard
+// spends at most a small share of a core counting. A scan stops at
+// countLimit records; Capped then says the number is a lower bound.
+type counterCount struct {
+	mu      sync.Mutex
+	n       int64
+	known   bool // a scan has ended
+	capped  bool
+	at      time.Time     // when the last scan ended
+	took    time.Duration // how long it ran
+	running bool
+}
+
+const (
+	countMaxAge    = time.Second
+	countGapFactor = 20
+	countLimit     = 10_000_000
+)
+
+// counters returns the last count (-1 before the first one) and whether it
+// stopped at countLimit, and starts a new count when that one is stale.
+func (s *Server) counters() (n int64, capped bool) {
+	c := &s.count
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running && time.Since(c.at) > max(countMaxAge, countGapFactor*c.took) {
+		s.mu.Lock()
+		// goFunc only before Shutdown starts waiting for the goroutines.
+		if !s.closing {
+			c.running = true
+			s.goFunc(s.countCounters)
+		}
+		s.mu.Unlock()
+	}
+	if !c.known {
+		return -1, false
+	}
+	return c.n, c.capped
+}
+
+// countCounters scans the counter records and stores the count. It gives
+// up, keeping the last count, when the shard starts shutting down.
+func (s *Server) countCounters() {
+	start := time.Now()
+	n, capped, ok := s.st.countCounters(countLimit, s.draining.Load)
+	c := &s.count
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = false
+	c.at, c.took = time.Now(), time.Since(start)
+	if ok {
+		c.n, c.capped, c.known = n, capped, true
+	}
+}
+
+// countCounters counts the counter records, up to limit. ok is false when
+// stop returned true before the end, or the iterator failed.
+func (s *store) countCounters(limit int64, stop func() bool) (n int64, capped, ok bool) {
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	ro.SetFillCache(false) // a full scan must not push the hot blocks out
+	ro.SetIterateUpperBound([]byte{prefixCounter + 1})
+	it := s.db.NewIterator(ro)
+	defer it.Close()
+	for it.Seek([]byte{prefixCounter}); it.Valid(); it.Next() {
+		n++
+		if n >= limit {
+			return n, true, true
+		}
+		if n%4096 == 0 && stop() {
+			return n, false, false
+		}
+	}
+	return n, false, it.Err() == nil
+}
