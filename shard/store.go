@@ -57,6 +57,12 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	opts.SetKeepLogFileNum(3)
 	opts.SetMaxLogFileSize(16 << 20)
 	opts.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	// Memory and recovery stay bounded whatever the number of counters:
+	// two 32 MiB memtables at most, and at most 64 MiB of WAL to replay
+	// after a crash (older WAL forces a flush).
+	opts.SetWriteBufferSize(32 << 20)
+	opts.SetMaxWriteBufferNumber(2)
+	opts.SetMaxTotalWalSize(64 << 20)
 	// A bloom filter over whole keys in the memtable: looking up a counter
 	// that is not there (every new counter) skips the skiplist walk.
 	opts.SetMemtableWholeKeyFiltering(true)
@@ -106,6 +112,12 @@ func (s *store) checkID(id string) error {
 
 func (s *store) close() {
 	s.closeOnce.Do(func() {
+		// Flush the memtables, so the next start has no WAL to replay.
+		// Everything is in the WAL already: a failed flush loses nothing.
+		fo := grocksdb.NewDefaultFlushOptions()
+		fo.SetWait(true)
+		s.db.Flush(fo)
+		fo.Destroy()
 		s.db.Close()
 		s.ro.Destroy()
 		s.wo.Destroy()
