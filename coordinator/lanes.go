@@ -12,24 +12,31 @@ import (
 	"github.com/shardcounter/shardcounter/resp"
 )
 
-// group is one SC.INCR: the coalesced requests for one key in one round.
-// Its request id is fixed at the first send, so a retry is deduplicated.
+// group is the coalesced requests for one key in one round: one item of
+// the round's SC.MINCR.
 type group struct {
-	key       []byte
-	sum       int64
-	lo, hi    int64 // lowest and highest running sums, for the shard's overflow check
-	reqs      []*writeReq
+	key      []byte
+	sum      int64
+	lo, hi   int64 // lowest and highest running sums, for the shard's overflow check
+	reqs     []*writeReq
+	deadline time.Time
+}
+
+// batch is one SC.MINCR: a round's groups under one request id, so a retry
+// of the batch is deduplicated as a whole.
+type batch struct {
 	id        resp.RequestID
-	deadline  time.Time
+	groups    []*group
+	deadline  time.Time // the earliest of its groups'
 	notBefore time.Time
-	// maybeApplied is set once a send got no answer: from then on the group
+	// maybeApplied is set once a send got no answer: from then on the batch
 	// may only be retried on this shard with the same id, never re-routed.
 	maybeApplied bool
 }
 
-func newGroup(q *writeReq, id resp.RequestID) *group {
+func newGroup(q *writeReq) *group {
 	return &group{key: q.key, sum: q.delta, lo: min(0, q.delta), hi: max(0, q.delta),
-		reqs: []*writeReq{q}, id: id, deadline: q.deadline}
+		reqs: []*writeReq{q}, deadline: q.deadline}
 }
 
 // add appends q unless the sum would leave int64.
@@ -48,8 +55,9 @@ func (g *group) add(q *writeReq) bool {
 
 // writeLane batches the increments for a slice of one shard's keys. It is
 // the coordinator's group commit: one goroutine takes every queued request,
-// coalesces those for the same key into one SC.INCR, sends the whole round
-// as one pipeline and hands each request its own exact partial. A key always
+// coalesces those for the same key into one item, sends the whole round as
+// one SC.MINCR (pipelined with any due retries) and hands each request its
+// own exact partial. A key always
 // maps to the same lane and a lane has one round in flight, so increments of
 // one key reach the shard in the order they were queued.
 type writeLane struct {
@@ -57,7 +65,7 @@ type writeLane struct {
 	r        *router
 	ch       chan *writeReq
 	maxBatch int
-	retries  []*group
+	retries  []*batch
 	byKey    map[string]*group
 	// carry holds requests for the next round: those that came after a
 	// request whose delta did not fit its key's group, so that one key has
@@ -76,8 +84,8 @@ func (l *writeLane) run(ctx context.Context) {
 		clear(l.carry)
 		l.carry = l.carry[:0]
 		wait := time.Hour
-		for _, g := range l.retries {
-			wait = min(wait, time.Until(g.notBefore))
+		for _, b := range l.retries {
+			wait = min(wait, time.Until(b.notBefore))
 		}
 		if len(reqs) > 0 {
 			wait = 0
@@ -109,15 +117,13 @@ func (l *writeLane) failAll(reqs []*writeReq, err error) {
 	for _, q := range reqs {
 		q.finish(l.sc.idx, 0, err)
 	}
-	for _, g := range l.retries {
-		gerr := err
-		if g.maybeApplied {
+	for _, b := range l.retries {
+		berr := err
+		if b.maybeApplied {
 			// Never TRYAGAIN for a write that may have been applied.
-			gerr = fmt.Errorf("%w: coordinator shut down before shard %s confirmed increment of %q", resp.ErrAmbiguous, l.sc.id, g.key)
+			berr = fmt.Errorf("%w: coordinator shut down before shard %s confirmed the increments", resp.ErrAmbiguous, l.sc.id)
 		}
-		for _, q := range g.reqs {
-			q.finish(l.sc.idx, 0, gerr)
-		}
+		b.finishAll(l.sc.idx, berr)
 	}
 	for {
 		select {
@@ -132,14 +138,14 @@ func (l *writeLane) failAll(reqs []*writeReq, err error) {
 // round sends due retries and the new requests as one pipeline.
 func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	now := time.Now()
-	var groups []*group
+	var batches []*batch
 	keep := l.retries[:0]
-	for _, g := range l.retries {
-		if g.notBefore.After(now) {
-			keep = append(keep, g)
+	for _, b := range l.retries {
+		if b.notBefore.After(now) {
+			keep = append(keep, b)
 			continue
 		}
-		groups = append(groups, g)
+		batches = append(batches, b)
 	}
 	l.retries = keep
 
@@ -151,6 +157,7 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		reqs = reqs[:0]
 	}
 	clear(l.byKey)
+	var groups []*group
 	for _, q := range reqs {
 		if q.deadline.IsZero() {
 			q.deadline = now.Add(l.r.writeTimeout)
@@ -166,85 +173,119 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 				continue
 			}
 		}
-		g := newGroup(q, l.r.nextID())
+		g := newGroup(q)
 		if !q.single {
 			l.byKey[string(q.key)] = g
 		}
 		groups = append(groups, g)
 	}
-	if len(groups) == 0 {
+	if len(groups) > 0 {
+		b := &batch{id: l.r.nextID(), groups: groups, deadline: groups[0].deadline}
+		for _, g := range groups[1:] {
+			if g.deadline.Before(b.deadline) {
+				b.deadline = g.deadline
+			}
+		}
+		batches = append(batches, b)
+	}
+	if len(batches) == 0 {
 		return
 	}
-	cmds := make(rueidis.Commands, len(groups))
-	for i, g := range groups {
-		cmds[i] = l.sc.cmd(resp.IncrCmd{Shard: l.sc.id, Key: g.key, Delta: g.sum, ID: g.id, Lo: g.lo, Hi: g.hi}.Args())
+	cmds := make(rueidis.Commands, len(batches))
+	items := 0
+	for i, b := range batches {
+		c := resp.IncrMultiCmd{Shard: l.sc.id, ID: b.id, Items: make([]resp.IncrItem, len(b.groups))}
+		for j, g := range b.groups {
+			c.Items[j] = resp.IncrItem{Key: g.key, Delta: g.sum, Lo: g.lo, Hi: g.hi}
+		}
+		cmds[i] = l.sc.cmd(c.Args())
+		items += len(b.groups)
 	}
 	rctx, cancel := context.WithTimeout(ctx, l.sc.timeout)
 	start := time.Now()
 	results := l.sc.client.DoMulti(rctx, cmds...)
 	cancel()
-	l.r.metrics.shardRound(l.sc.id, time.Since(start), len(groups))
+	l.r.metrics.shardRound(l.sc.id, time.Since(start), items)
 	var alone []*writeReq
-	for i, g := range groups {
-		partial, err := results[i].AsInt64()
-		if err == nil {
-			l.sc.latency.Store(int64(time.Since(start)))
+	for i, b := range batches {
+		replies, err := results[i].ToArray()
+		if err == nil && len(replies) != len(b.groups) {
+			err = l.sc.badReply(resp.CmdIncrMulti, fmt.Errorf("%d replies for %d items", len(replies), len(b.groups)))
+		}
+		if err != nil {
+			l.failed(b, l.sc.classify(err))
+			continue
+		}
+		l.sc.latency.Store(int64(time.Since(start)))
+		for j, g := range b.groups {
+			partial, err := replies[j].AsInt64()
+			if err != nil {
+				err = l.sc.classify(err)
+				if errors.Is(err, resp.ErrOverflow) && len(g.reqs) > 1 {
+					// One of them overflows; the others may not, as in
+					// Redis. Send them one by one before anything newer
+					// for these keys.
+					for _, q := range g.reqs {
+						q.single = true
+					}
+					alone = append(alone, g.reqs...)
+					continue
+				}
+				for _, q := range g.reqs {
+					q.finish(l.sc.idx, 0, err)
+				}
+				continue
+			}
 			if g.reqs[0].prefs[0] == l.sc.idx {
-				l.r.ownerSeen.Add(string(g.key), partial)
+				l.r.ownerSeen.put(g.key, partial)
 			}
 			base := partial - g.sum
 			for _, q := range g.reqs {
 				base += q.delta
 				q.finish(l.sc.idx, base, nil)
 			}
-			continue
 		}
-		err = l.sc.classify(err)
-		if errors.Is(err, resp.ErrOverflow) && len(g.reqs) > 1 {
-			// One of them overflows; the others may not, as in Redis.
-			// Send them one by one before anything newer for these keys.
-			for _, q := range g.reqs {
-				q.single = true
-			}
-			alone = append(alone, g.reqs...)
-			continue
-		}
-		l.failed(g, err)
 	}
 	if len(alone) > 0 {
 		l.round(ctx, alone)
 	}
 }
 
-// failed decides what happens to a group whose SC.INCR did not succeed.
-func (l *writeLane) failed(g *group, err error) {
-	switch {
-	case notSent(err) && !g.maybeApplied:
+// finishAll answers every request of b with err.
+func (b *batch) finishAll(shard int, err error) {
+	for _, g := range b.groups {
 		for _, q := range g.reqs {
-			l.r.reroute(q, err)
+			q.finish(shard, 0, err)
+		}
+	}
+}
+
+// failed decides what happens to a batch whose SC.MINCR did not succeed.
+func (l *writeLane) failed(b *batch, err error) {
+	switch {
+	case notSent(err) && !b.maybeApplied:
+		for _, g := range b.groups {
+			for _, q := range g.reqs {
+				l.r.reroute(q, err)
+			}
 		}
 	case notSent(err) || errors.Is(err, resp.ErrShardUnavailable):
 		// Sent, no answer: it may have been applied. Retry here with the
 		// same request id until the deadline; never send it elsewhere. A
 		// later attempt that is refused proves nothing about the first.
-		g.maybeApplied = true
+		b.maybeApplied = true
 		// A retry may take a whole round trip: start one only if it can
 		// end before the deadline.
-		if time.Now().Add(l.r.retryBackoff + l.sc.timeout).After(g.deadline) {
-			amb := fmt.Errorf("%w: shard %s did not confirm increment of %q before the deadline; it may or may not have been applied: %v",
-				resp.ErrAmbiguous, l.sc.id, g.key, err)
-			for _, q := range g.reqs {
-				q.finish(l.sc.idx, 0, amb)
-			}
+		if time.Now().Add(l.r.retryBackoff + l.sc.timeout).After(b.deadline) {
+			b.finishAll(l.sc.idx, fmt.Errorf("%w: shard %s did not confirm %d increments before the deadline; they may or may not have been applied: %v",
+				resp.ErrAmbiguous, l.sc.id, len(b.groups), err))
 			return
 		}
-		g.notBefore = time.Now().Add(l.r.retryBackoff + time.Duration(rand.Int64N(int64(l.r.retryBackoff))))
-		l.retries = append(l.retries, g)
+		b.notBefore = time.Now().Add(l.r.retryBackoff + time.Duration(rand.Int64N(int64(l.r.retryBackoff))))
+		l.retries = append(l.retries, b)
 		l.r.metrics.retries.Inc()
 	default:
-		for _, q := range g.reqs {
-			q.finish(l.sc.idx, 0, err)
-		}
+		b.finishAll(l.sc.idx, err)
 	}
 }
 

@@ -43,7 +43,7 @@ type router struct {
 	// ownerSeen is the last partial each owner shard replied for a counter
 	// held by one shard. When the owner goes down and the counter splits,
 	// its replies start from there instead of from zero.
-	ownerSeen *lru.Cache[string, int64]
+	ownerSeen *seenCache
 	metrics   *metrics
 	hot       *hotTracker // the dashboard's hot counters: hot.go
 
@@ -78,9 +78,7 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	if r.split, err = lru.NewWithEvict(splitCacheSize, func(string, *splitState) { r.nSplit.Add(-1) }); err != nil {
 		return nil, err
 	}
-	if r.ownerSeen, err = lru.New[string, int64](splitCacheSize); err != nil {
-		return nil, err
-	}
+	r.ownerSeen = newSeenCache()
 	for _, sc := range shards {
 		lanes := make([]*writeLane, lanesPerShard)
 		for i := range lanes {
@@ -206,7 +204,7 @@ func (r *router) splitState(key []byte) *splitState {
 		return st
 	}
 	st := &splitState{partials: make([]int64, len(r.shards))}
-	if v, ok := r.ownerSeen.Peek(string(key)); ok {
+	if v, ok := r.ownerSeen.get(key); ok {
 		st.partials[r.ring.Owner(key)] = v
 	}
 	if prev, ok, _ := r.split.PeekOrAdd(string(key), st); ok {

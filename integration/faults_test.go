@@ -122,7 +122,7 @@ func (p *faultProxy) serve(client net.Conn) {
 		n, err := client.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
-			writes := bytes.Contains(chunk, []byte("SC.INCR")) // not probes
+			writes := bytes.Contains(chunk, []byte("SC.MINCR")) // not probes
 			switch {
 			case writes && n > 1 && p.take(cutRequest):
 				p.rngMu.Lock()

@@ -9,14 +9,15 @@ import (
 // names the shard id it expects as its first argument, so a coordinator that
 // points at the wrong process gets ErrWrongShard instead of wrong numbers.
 const (
-	CmdIncr  = "SC.INCR"  // SC.INCR shard key delta coord seq lo hi -> :new-partial
-	CmdGet   = "SC.GET"   // SC.GET shard key [key ...] -> array of :partial or null
-	CmdSet   = "SC.SET"   // SC.SET shard key value -> +OK
-	CmdDel   = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
-	CmdScan  = "SC.SCAN"  // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
-	CmdFlush = "SC.FLUSH" // SC.FLUSH shard -> +OK
-	CmdPing  = "SC.PING"  // SC.PING shard -> +PONG
-	CmdStats = "SC.STATS" // SC.STATS shard -> map of name -> integer
+	CmdIncr      = "SC.INCR"  // SC.INCR shard key delta coord seq lo hi -> :new-partial
+	CmdIncrMulti = "SC.MINCR" // SC.MINCR shard coord seq key delta lo hi [key delta lo hi ...] -> one :partial or error per item
+	CmdGet       = "SC.GET"   // SC.GET shard key [key ...] -> array of :partial or null
+	CmdSet       = "SC.SET"   // SC.SET shard key value -> +OK
+	CmdDel       = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
+	CmdScan      = "SC.SCAN"  // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
+	CmdFlush     = "SC.FLUSH" // SC.FLUSH shard -> +OK
+	CmdPing      = "SC.PING"  // SC.PING shard -> +PONG
+	CmdStats     = "SC.STATS" // SC.STATS shard -> map of name -> integer
 )
 
 // ValidShardID reports whether id is a usable shard id: 1..64 characters of
@@ -94,6 +95,66 @@ func ParseIncr(args [][]byte) (IncrCmd, error) {
 		return IncrCmd{}, fmt.Errorf("%w: bad sequence number %q", ErrSyntax, args[5])
 	}
 	return IncrCmd{Shard: string(args[1]), Key: args[2], Delta: delta, ID: RequestID{coord, seq}, Lo: lo, Hi: hi}, nil
+}
+
+// IncrItem is one key's increment in an SC.MINCR; Lo and Hi as in IncrCmd.
+type IncrItem struct {
+	Key           []byte
+	Delta, Lo, Hi int64
+}
+
+// MaxIncrItems bounds the items of one SC.MINCR.
+const MaxIncrItems = 1 << 16
+
+// IncrMultiCmd adds to several keys' partials under one request id: a
+// coordinator's whole round for a shard in one command, applied in one
+// WriteBatch and deduplicated as a unit. Each item is checked for overflow
+// on its own; the reply has one partial, or one error, per item.
+type IncrMultiCmd struct {
+	Shard string
+	ID    RequestID
+	Items []IncrItem
+}
+
+// Args is the command as the coordinator sends it.
+func (c IncrMultiCmd) Args() []string {
+	out := make([]string, 0, 4+4*len(c.Items))
+	out = append(out, CmdIncrMulti, c.Shard, strconv.FormatUint(c.ID.Coord, 16), strconv.FormatUint(c.ID.Seq, 10))
+	for _, it := range c.Items {
+		out = append(out, string(it.Key), strconv.FormatInt(it.Delta, 10), strconv.FormatInt(it.Lo, 10), strconv.FormatInt(it.Hi, 10))
+	}
+	return out
+}
+
+// ParseIncrMulti parses SC.MINCR as the shard receives it. Keys alias args.
+func ParseIncrMulti(args [][]byte) (IncrMultiCmd, error) {
+	n := (len(args) - 4) / 4
+	if len(args) < 8 || (len(args)-4)%4 != 0 || n > MaxIncrItems {
+		return IncrMultiCmd{}, fmt.Errorf("%w: %s takes shard coord seq and 1..%d items of key delta lo hi", ErrSyntax, CmdIncrMulti, MaxIncrItems)
+	}
+	coord, err := strconv.ParseUint(string(args[2]), 16, 64)
+	if err != nil {
+		return IncrMultiCmd{}, fmt.Errorf("%w: bad coordinator id %q", ErrSyntax, args[2])
+	}
+	seq, ok := ParseUint(args[3])
+	if !ok {
+		return IncrMultiCmd{}, fmt.Errorf("%w: bad sequence number %q", ErrSyntax, args[3])
+	}
+	c := IncrMultiCmd{Shard: string(args[1]), ID: RequestID{coord, seq}, Items: make([]IncrItem, n)}
+	for i := range c.Items {
+		a := args[4+4*i:]
+		d, okD := ParseInt(a[1])
+		lo, okLo := ParseInt(a[2])
+		hi, okHi := ParseInt(a[3])
+		if !okD || !okLo || !okHi {
+			return IncrMultiCmd{}, ErrNotInteger
+		}
+		if lo > min(0, d) || hi < max(0, d) {
+			return IncrMultiCmd{}, fmt.Errorf("%w: %s bounds must satisfy lo <= min(0, delta) and hi >= max(0, delta)", ErrSyntax, CmdIncrMulti)
+		}
+		c.Items[i] = IncrItem{Key: a[0], Delta: d, Lo: lo, Hi: hi}
+	}
+	return c, nil
 }
 
 // KeysCmd is a command that takes a shard id and one or more keys: SC.GET

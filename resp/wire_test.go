@@ -77,3 +77,25 @@ func TestKeysSetScanRoundTrip(t *testing.T) {
 		t.Errorf("shard cmd: %+v %v", got, err)
 	}
 }
+
+func TestIncrMultiRoundTrip(t *testing.T) {
+	c := IncrMultiCmd{Shard: "s2", ID: RequestID{0xabc, 42}, Items: []IncrItem{
+		{Key: []byte("a"), Delta: 3, Lo: 0, Hi: 5},
+		{Key: []byte("b\x00"), Delta: math.MinInt64, Lo: math.MinInt64, Hi: 0},
+	}}
+	got, err := ParseIncrMulti(wire(t, c.Args()))
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("round trip: %+v -> %+v %v", c, got, err)
+	}
+	for _, bad := range [][]string{
+		{CmdIncrMulti, "s1", "1", "1"},
+		{CmdIncrMulti, "s1", "1", "1", "k", "1", "0"},
+		{CmdIncrMulti, "s1", "1", "1", "k", "x", "0", "1"},
+		{CmdIncrMulti, "s1", "1", "1", "k", "5", "0", "4"},
+		{CmdIncrMulti, "s1", "zz", "1", "k", "1", "0", "1"},
+	} {
+		if _, err := ParseIncrMulti(wire(t, bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -18,6 +18,22 @@ func (s *Server) scIncr(_ *resp.Session, args [][]byte) resp.Reply {
 	return s.submit(&op{kind: opIncr, key: c.Key, delta: c.Delta, lo: c.Lo, hi: c.Hi, id: c.ID, hasID: true})
 }
 
+// scIncrMulti: SC.MINCR shard coord seq key delta lo hi [key delta lo hi ...]
+func (s *Server) scIncrMulti(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseIncrMulti(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	items := make([]incrItem, len(c.Items))
+	for i, it := range c.Items {
+		items[i] = incrItem{key: it.Key, delta: it.Delta, lo: it.Lo, hi: it.Hi}
+	}
+	return s.submit(&op{kind: opMulti, items: items, id: c.ID, hasID: true})
+}
+
 // incr answers plain INCR, DECR, INCRBY and DECRBY on this shard's partial.
 func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
 	delta := int64(1)

@@ -236,3 +236,47 @@ func TestDedupPruning(t *testing.T) {
 		t.Fatalf("retries were applied: partial %d", v)
 	}
 }
+
+// SC.MINCR applies several keys under one request id, checks each for
+// overflow on its own, and answers a retry with the original replies.
+func TestIncrMulti(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	if err := c.IncrBy(ctx, "full", 9223372036854775806).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := resp.IncrMultiCmd{Shard: "s1", ID: resp.RequestID{Coord: 5, Seq: 1}, Items: []resp.IncrItem{
+		{Key: []byte("a"), Delta: 2, Lo: 0, Hi: 2},
+		{Key: []byte("full"), Delta: 5, Lo: 0, Hi: 5},
+		{Key: []byte("a"), Delta: 3, Lo: 0, Hi: 3},
+	}}
+	send := func() []any {
+		args := cmd.Args()
+		anyArgs := make([]any, len(args))
+		for i, a := range args {
+			anyArgs[i] = a
+		}
+		res, err := c.Do(ctx, anyArgs...).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	check := func(res []any) {
+		t.Helper()
+		if len(res) != 3 || res[0] != int64(2) || res[2] != int64(5) {
+			t.Fatalf("replies %#v", res)
+		}
+		if e, ok := res[1].(error); !ok || e.Error() != "ERR increment or decrement would overflow" {
+			t.Fatalf("overflowing item: %#v", res[1])
+		}
+	}
+	check(send())
+	check(send()) // the retry: same replies, nothing applied again
+	if v, _ := c.Get(ctx, "a").Int64(); v != 5 {
+		t.Fatalf("a = %d after a retried SC.MINCR, want 5", v)
+	}
+	if v, _ := c.Get(ctx, "full").Int64(); v != 9223372036854775806 {
+		t.Fatalf("full = %d, want unchanged", v)
+	}
+}

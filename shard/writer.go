@@ -21,6 +21,7 @@ const (
 	opSet
 	opDel
 	opFlush
+	opMulti // SC.MINCR: several keys under one request id
 )
 
 // op is one write waiting for the writer. The writer fills in val or err
@@ -33,16 +34,38 @@ type op struct {
 	id     resp.RequestID
 	hasID  bool
 
+	items []incrItem // opMulti
+
 	val int64 // opIncr: the new partial; opDel: 1 if the key existed
 	err error
 	dup *op // set when this op repeats an earlier request id in the same batch
 	fut *resp.Future
 }
 
+// incrItem is one key of an opMulti, with its outcome.
+type incrItem struct {
+	key           []byte
+	delta, lo, hi int64
+	val           int64
+	overflow      bool
+}
+
 func (o *op) reply() resp.Reply {
 	switch {
 	case o.err != nil:
 		return resp.Err(o.err)
+	case o.kind == opMulti:
+		items := o.items
+		return resp.ReplyFunc(func(w resp.Writer) {
+			w.WriteArray(len(items))
+			for _, it := range items {
+				if it.overflow {
+					w.WriteErr(resp.ErrOverflow)
+				} else {
+					w.WriteInt64(it.val)
+				}
+			}
+		})
 	case o.kind == opIncr || o.kind == opDel:
 		return resp.Int(o.val)
 	}
@@ -194,19 +217,26 @@ func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
 // that are not in the cache: one call into RocksDB instead of one per key.
 func (w *writer) load(batch []*op) error {
 	var missing [][]byte
+	need := func(key []byte) {
+		if _, ok := w.loaded[string(key)]; ok {
+			return
+		}
+		if v, ok := w.cache.Get(string(key)); ok {
+			w.loaded[string(key)] = loadedValue{v: v, exists: true}
+			return
+		}
+		w.loaded[string(key)] = loadedValue{} // placeholder, filled below
+		missing = append(missing, counterKey(nil, key))
+	}
 	for _, o := range batch {
-		if o.kind != opIncr && o.kind != opDel {
-			continue
+		switch o.kind {
+		case opIncr, opDel:
+			need(o.key)
+		case opMulti:
+			for _, it := range o.items {
+				need(it.key)
+			}
 		}
-		if _, ok := w.loaded[string(o.key)]; ok {
-			continue
-		}
-		if v, ok := w.cache.Get(string(o.key)); ok {
-			w.loaded[string(o.key)] = loadedValue{v: v, exists: true}
-			continue
-		}
-		w.loaded[string(o.key)] = loadedValue{} // placeholder, filled below
-		missing = append(missing, counterKey(nil, o.key))
 	}
 	if len(missing) == 0 {
 		return nil
@@ -245,6 +275,8 @@ func (w *writer) apply(batch []*op) {
 		switch o.kind {
 		case opIncr:
 			w.applyIncr(o, flushed)
+		case opMulti:
+			w.applyMulti(o, flushed)
 		case opSet:
 			w.dirty[string(o.key)] = dirtyValue{v: o.delta}
 		case opDel:
@@ -303,9 +335,14 @@ func (w *writer) apply(batch []*op) {
 		}
 		if o.dup != nil {
 			o.val, o.err = o.dup.val, o.dup.err
+			for i := range o.items {
+				if i < len(o.dup.items) {
+					o.items[i].val, o.items[i].overflow = o.dup.items[i].val, o.dup.items[i].overflow
+				}
+			}
 		}
 		if o.err == nil {
-			applied++
+			applied += max(1, len(o.items))
 		}
 		o.fut.Resolve(o.reply())
 	}
@@ -322,12 +359,11 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 			return
 		}
 		prev, seen, err := w.dedup.lookup(o.id)
-		if err != nil {
-			o.err = err
-			return
+		if err == nil && seen {
+			o.val, err = decodeInt(prev)
 		}
-		if seen {
-			o.val = prev
+		if err != nil || seen {
+			o.err = err
 			return
 		}
 	}
@@ -351,6 +387,68 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		w.valBuf = encodeInt(w.valBuf[:0], v)
 		w.wb.Put(w.keyBuf, w.valBuf)
 	}
+}
+
+// applyMulti applies an SC.MINCR: each item as applyIncr would, under the
+// op's one request id, recorded with every item's outcome.
+func (w *writer) applyMulti(o *op, flushed bool) {
+	if first, ok := w.pending[o.id]; ok {
+		o.dup = first
+		return
+	}
+	prev, seen, err := w.dedup.lookup(o.id)
+	if err == nil && seen {
+		err = decodeItems(prev, o.items)
+	}
+	if err != nil || seen {
+		o.err = err
+		return
+	}
+	for i := range o.items {
+		it := &o.items[i]
+		old, _, err := w.value(it.key, flushed)
+		if err != nil {
+			o.err = err
+			return
+		}
+		_, okLo := resp.AddInt(old, it.lo)
+		_, okHi := resp.AddInt(old, it.hi)
+		v, ok := resp.AddInt(old, it.delta)
+		if !ok || !okLo || !okHi {
+			it.overflow = true
+			continue
+		}
+		w.dirty[string(it.key)] = dirtyValue{v: v}
+		it.val = v
+	}
+	w.pending[o.id] = o
+	w.keyBuf = dedupKey(w.keyBuf[:0], o.id)
+	w.valBuf = encodeItems(w.valBuf[:0], o.items)
+	w.wb.Put(w.keyBuf, w.valBuf)
+}
+
+// encodeItems is the dedup record of an SC.MINCR: per item a flag byte (1:
+// overflowed) and the 8-byte partial.
+func encodeItems(dst []byte, items []incrItem) []byte {
+	for _, it := range items {
+		flag := byte(0)
+		if it.overflow {
+			flag = 1
+		}
+		dst = encodeInt(append(dst, flag), it.val)
+	}
+	return dst
+}
+
+func decodeItems(rec []byte, items []incrItem) error {
+	if len(rec) != 9*len(items) {
+		return fmt.Errorf("%w: request record has %d bytes for %d items: the retry does not match the original", resp.ErrStorage, len(rec), len(items))
+	}
+	for i := range items {
+		items[i].overflow = rec[9*i] == 1
+		items[i].val, _ = decodeInt(rec[9*i+1 : 9*i+9])
+	}
+	return nil
 }
 
 // dedupIndex knows which request ids a shard has applied, within a window.
@@ -412,15 +510,21 @@ func loadDedupIndex(st *store, window time.Duration) (*dedupIndex, error) {
 func (d *dedupIndex) pruneEvery() time.Duration { return max(d.window/8, time.Millisecond) }
 
 // lookup tells whether id was applied and, if so, the partial it produced.
-func (d *dedupIndex) lookup(id resp.RequestID) (int64, bool, error) {
+// lookup tells whether id was applied and, if so, returns the record of
+// what it produced (see encodeInt and encodeItems).
+func (d *dedupIndex) lookup(id resp.RequestID) ([]byte, bool, error) {
 	if id.Seq <= d.pruned[id.Coord] {
-		return 0, false, fmt.Errorf("%w: %s is older than the %s deduplication window", resp.ErrRequestExpired, id, d.window)
+		return nil, false, fmt.Errorf("%w: %s is older than the %s deduplication window", resp.ErrRequestExpired, id, d.window)
 	}
 	if id.Seq > d.maxSeq[id.Coord] {
-		return 0, false, nil
+		return nil, false, nil
 	}
 	var buf [17]byte
-	return d.st.getInt(dedupKey(buf[:0], id))
+	v, err := d.st.db.GetBytes(d.st.ro, dedupKey(buf[:0], id))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	return v, v != nil, nil
 }
 
 // applied records that id is now stored.
