@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16),
 		}, []string{"shard"}),
 		roundSize: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "shardcounter_shard_round_commands", Help: "SC.INCR commands per pipelined write round (after coalescing).",
+			Name: "shardcounter_shard_round_commands", Help: "Keys per write round to a shard (SC.MINCR items, after coalescing).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 13),
 		}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
