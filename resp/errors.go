@@ -53,6 +53,7 @@ var codes = []struct {
 }{
 	{"ERR", ErrNotInteger},
 	{"ERR", ErrOverflow},
+	{"ERR", ErrDecrOverflow},
 	{"ERR", ErrSyntax},
 	{"WRONGSHARD", ErrWrongShard},
 	{"EXPIRED", ErrRequestExpired},

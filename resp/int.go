@@ -1,6 +1,10 @@
 package resp
 
-import "strconv"
+import (
+	"errors"
+	"math"
+	"strconv"
+)
 
 // maxInt64Digits is the length of "-9223372036854775808".
 const maxInt64Digits = 20
@@ -88,3 +92,27 @@ func FormatInt(v int64) string { return strconv.FormatInt(v, 10) }
 
 // AppendInt appends the base-10 form of v to dst.
 func AppendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
+
+// ErrDecrOverflow is returned for DECRBY key -9223372036854775808: its
+// negation does not fit in an int64.
+var ErrDecrOverflow = errors.New("decrement would overflow")
+
+// IncrDelta is the delta of INCR, INCRBY, DECR or DECRBY (args[0] names
+// which), as Redis computes it: 1 without an argument, negated for DECR.
+func IncrDelta(args [][]byte) (int64, error) {
+	delta := int64(1)
+	if len(args) == 3 {
+		d, ok := ParseInt(args[2])
+		if !ok {
+			return 0, ErrNotInteger
+		}
+		delta = d
+	}
+	if args[0][0]|0x20 == 'd' { // DECR, DECRBY
+		if delta == math.MinInt64 {
+			return 0, ErrDecrOverflow
+		}
+		delta = -delta
+	}
+	return delta, nil
+}

@@ -67,3 +67,33 @@ func TestAddInt(t *testing.T) {
 		t.Errorf("Max+Min = %d, %v", s, ok)
 	}
 }
+
+func TestIncrDelta(t *testing.T) {
+	args := func(s ...string) [][]byte {
+		out := make([][]byte, len(s))
+		for i, a := range s {
+			out[i] = []byte(a)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		in   [][]byte
+		want int64
+		err  error
+	}{
+		{args("INCR", "k"), 1, nil},
+		{args("decr", "k"), -1, nil},
+		{args("INCRBY", "k", "-5"), -5, nil},
+		{args("DECRBY", "k", "-5"), 5, nil},
+		{args("DECRBY", "k", "-9223372036854775808"), 0, ErrDecrOverflow},
+		{args("INCRBY", "k", "1.5"), 0, ErrNotInteger},
+	} {
+		got, err := IncrDelta(c.in)
+		if got != c.want || err != c.err {
+			t.Errorf("IncrDelta(%q) = %d, %v; want %d, %v", c.in, got, err, c.want, c.err)
+		}
+	}
+	if got := ToReply(ErrDecrOverflow); got != "ERR decrement would overflow" {
+		t.Errorf("reply text %q", got)
+	}
+}

@@ -1,8 +1,6 @@
 package shard
 
 import (
-	"strings"
-
 	"github.com/shardcounter/shardcounter/resp"
 )
 
@@ -36,19 +34,9 @@ func (s *Server) scIncrMulti(_ *resp.Session, args [][]byte) resp.Reply {
 
 // incr answers plain INCR, DECR, INCRBY and DECRBY on this shard's partial.
 func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
-	delta := int64(1)
-	if len(args) == 3 {
-		d, ok := resp.ParseInt(args[2])
-		if !ok {
-			return resp.Err(resp.ErrNotInteger)
-		}
-		delta = d
-	}
-	if strings.HasPrefix(strings.ToLower(string(args[0])), "decr") {
-		if delta == -delta && delta != 0 { // math.MinInt64 has no negation
-			return resp.Err(resp.ErrOverflow)
-		}
-		delta = -delta
+	delta, err := resp.IncrDelta(args)
+	if err != nil {
+		return resp.Err(err)
 	}
 	return s.submit(&op{kind: opIncr, key: args[1], delta: delta, lo: min(0, delta), hi: max(0, delta)})
 }
