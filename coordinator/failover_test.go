@@ -83,3 +83,22 @@ func TestHotCounterSplits(t *testing.T) {
 		t.Fatalf("INCR of the split counter from its only coordinator: %d %v, want %d", v, err, sent+1)
 	}
 }
+
+// With spread 3 and one shard down, every write still finds an up shard:
+// the preference list wraps around from wherever a write starts.
+func TestSpreadWritesWrapAroundADownShard(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3, func(c *Config) { c.Spread = 3 })
+	tc.stopShard(1)
+	tc.waitShard(1, false)
+	for i := 0; i < 30; i++ {
+		if err := tc.client.Incr(ctx, "spread-key").Err(); err != nil {
+			t.Fatalf("write %d with one of three shards down: %v", i, err)
+		}
+	}
+	tc.restartShard(1)
+	tc.waitShard(1, true)
+	if v, err := tc.client.Get(ctx, "spread-key").Int64(); err != nil || v != 30 {
+		t.Fatalf("GET: %d %v, want 30", v, err)
+	}
+}

@@ -150,7 +150,8 @@ func (s *Server) handleSharded(w http.ResponseWriter, r *http.Request) {
 // cause, 400 for what the request asked.
 func httpStatus(err error) int {
 	if errors.Is(err, resp.ErrShardUnavailable) || errors.Is(err, resp.ErrNoShardAvailable) ||
-		errors.Is(err, resp.ErrAmbiguous) || errors.Is(err, resp.ErrShuttingDown) {
+		errors.Is(err, resp.ErrAmbiguous) || errors.Is(err, resp.ErrShuttingDown) ||
+		errors.Is(err, resp.ErrStorage) || errors.Is(err, resp.ErrRequestExpired) {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest

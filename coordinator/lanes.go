@@ -285,6 +285,11 @@ func (l *writeLane) failed(b *batch, err error) {
 		l.retries = append(l.retries, b)
 		l.r.metrics.retries.Inc()
 	default:
+		if b.maybeApplied {
+			// An earlier send may have been applied: whatever this
+			// attempt says, the outcome is unknown.
+			err = fmt.Errorf("%w: shard %s: %v", resp.ErrAmbiguous, l.sc.id, err)
+		}
 		b.finishAll(l.sc.idx, err)
 	}
 }

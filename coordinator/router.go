@@ -39,7 +39,9 @@ type router struct {
 	writeTimeout time.Duration
 	retryBackoff time.Duration
 	split        *lru.Cache[string, *splitState]
-	nSplit       atomic.Int64 // entries in split: the common case, 0, skips its lock
+	ctx          context.Context // cancelled at shutdown; set by start
+	goFunc       func(func())    // runs a tracked goroutine; set by start
+	nSplit       atomic.Int64    // entries in split: the common case, 0, skips its lock
 	// ownerSeen is the last partial each owner shard replied for a counter
 	// held by one shard. When the owner goes down and the counter splits,
 	// its replies start from there instead of from zero.
@@ -92,6 +94,7 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 
 // start runs every lane through goFunc.
 func (r *router) start(ctx context.Context, goFunc func(func())) {
+	r.ctx, r.goFunc = ctx, goFunc
 	for i := range r.shards {
 		for _, l := range r.writes[i] {
 			goFunc(func() { l.run(ctx) })
@@ -140,27 +143,30 @@ func (r *router) incr(q *writeReq) {
 			q.split = true
 		}
 	}
-	start := 0
 	if spread > 1 {
 		// Every write moves on to the next of the key's shards, also in
 		// a burst of pipelined writes that all arrive before any is sent.
-		start = int(r.pick.Add(1) % uint64(spread))
+		q.first = int(r.pick.Add(1) % uint64(spread))
 	}
-	r.route(q, start, nil, false)
+	r.route(q, nil, false)
 }
 
-// route queues q for the first shard from prefs[from] on that is up.
-// inLane is true when the caller is a lane goroutine.
-func (r *router) route(q *writeReq, from int, lastErr error, inLane bool) {
-	for i := from; i < len(q.prefs); i++ {
+// route queues q for the next shard of its preference list, counting
+// from q.first and wrapping around, that is up. inLane is true when the
+// caller is a lane goroutine.
+func (r *router) route(q *writeReq, lastErr error, inLane bool) {
+	for q.tries < len(q.prefs) {
+		i := (q.first + q.tries) % len(q.prefs)
+		q.tries++
 		sc := r.shards[q.prefs[i]]
 		if !sc.up.Load() {
 			lastErr = sc.unavailable()
 			continue
 		}
 		q.pos = i
-		if i != 0 {
-			r.metrics.failovers.WithLabelValues(r.shards[q.prefs[0]].id, sc.id).Inc()
+		if q.tries > 1 {
+			// The shard it was meant for was down.
+			r.metrics.failovers.WithLabelValues(r.shards[q.prefs[q.first]].id, sc.id).Inc()
 		}
 		lanes := r.writes[sc.idx]
 		lane := lanes[resp.KeyHash(q.key)%uint64(len(lanes))]
@@ -170,9 +176,9 @@ func (r *router) route(q *writeReq, from int, lastErr error, inLane bool) {
 			if inLane {
 				// A lane must never block on a full queue: two lanes
 				// could wait on each other.
-				go func() { lane.ch <- q }()
+				r.goFunc(func() { r.sendWrite(lane, q) })
 			} else {
-				lane.ch <- q // back-pressure on the client connection
+				r.sendWrite(lane, q) // back-pressure on the client connection
 			}
 		}
 		return
@@ -190,7 +196,43 @@ func (r *router) reroute(q *writeReq, err error) {
 		q.finish(-1, 0, fmt.Errorf("%w for key %q before the deadline: %v", resp.ErrNoShardAvailable, q.key, err))
 		return
 	}
-	r.route(q, q.pos+1, err, true)
+	r.route(q, err, true)
+}
+
+// errShutdown answers requests that were never sent because the
+// coordinator is shutting down.
+var errShutdown = fmt.Errorf("%w: coordinator is shutting down", resp.ErrShuttingDown)
+
+// sendWrite queues q on lane, or answers it if the coordinator shuts down
+// first: a lane that has stopped would never answer it.
+func (r *router) sendWrite(lane *writeLane, q *writeReq) {
+	if r.ctx.Err() != nil {
+		q.finish(-1, 0, errShutdown)
+		return
+	}
+	select {
+	case lane.ch <- q:
+	case <-r.ctx.Done():
+		q.finish(-1, 0, errShutdown)
+	}
+}
+
+// drain answers everything still queued once every lane has stopped.
+func (r *router) drain() {
+	for i := range r.shards {
+		for _, l := range r.writes[i] {
+			l.failAll(nil, errShutdown)
+		}
+		for {
+			select {
+			case q := <-r.reads[i].ch:
+				q.done(i, nil, nil, errShutdown)
+				continue
+			default:
+			}
+			break
+		}
+	}
 }
 
 // splitState is what a coordinator knows of a split counter's partials.
@@ -274,7 +316,7 @@ func (r *router) read(keys [][]byte, done func(*readResult, error)) {
 		firstErr  error
 	)
 	for _, rl := range r.reads {
-		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
+		req := &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
 			mu.Lock()
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -293,6 +335,15 @@ func (r *router) read(keys [][]byte, done func(*readResult, error)) {
 			r.observe(keys, rr)
 			done(rr, nil)
 		}}
+		if r.ctx.Err() != nil {
+			req.done(rl.sc.idx, nil, nil, errShutdown)
+			continue
+		}
+		select {
+		case rl.ch <- req:
+		case <-r.ctx.Done():
+			req.done(rl.sc.idx, nil, nil, errShutdown)
+		}
 	}
 }
 

@@ -296,6 +296,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.router.drain()
 		s.closeShards()
 		close(done)
 	}()

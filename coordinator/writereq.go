@@ -19,6 +19,8 @@ type writeReq struct {
 	deadline time.Time // set by the first lane round that takes it
 	prefs    []int     // the key's shards, owner first (shared, read-only)
 	pos      int       // index in prefs of the shard it is queued for
+	first    int       // index in prefs of the shard it is meant for
+	tries    int       // shards of prefs tried so far, from first on
 	single   bool      // send alone, never coalesced (after a group overflowed)
 	split    bool      // the counter was known to be split when it came in
 

@@ -95,7 +95,15 @@ type GuardedListener struct {
 	open     atomic.Int64
 	refused  atomic.Uint64
 	refusing sync.WaitGroup
+	// lingering counts refusals still being written: beyond maxLingering,
+	// a refused connection is closed at once, so a flood of connections
+	// cannot pin goroutines, buffers and file descriptors.
+	lingering atomic.Int64
 }
+
+// maxLingering bounds the refused connections that get their error reply
+// and a moment to read it.
+const maxLingering = 256
 
 // Accept returns the next connection the guard accepts.
 func (l *GuardedListener) Accept() (net.Conn, error) {
@@ -110,13 +118,20 @@ func (l *GuardedListener) Accept() (net.Conn, error) {
 			return &guardedConn{Conn: c, l: l}, nil
 		}
 		l.refused.Add(1)
+		if l.lingering.Add(1) > maxLingering {
+			l.lingering.Add(-1)
+			c.Close()
+			continue
+		}
 		l.refusing.Add(1)
 		go func() {
 			defer l.refusing.Done()
+			defer l.lingering.Add(-1)
 			c.SetDeadline(time.Now().Add(refuseTimeout))
 			if _, err := c.Write([]byte("-" + msg + "\r\n")); err == nil {
 				c.SetReadDeadline(time.Now().Add(refuseLinger))
-				io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+				var buf [512]byte
+				io.CopyBuffer(io.Discard, io.LimitReader(c, 64<<10), buf[:])
 			}
 			c.Close()
 		}()

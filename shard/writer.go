@@ -404,13 +404,23 @@ func (w *writer) applyMulti(o *op, flushed bool) {
 		o.err = err
 		return
 	}
+	// Read every item first: an error must leave nothing applied.
+	olds := make([]int64, len(o.items))
 	for i := range o.items {
-		it := &o.items[i]
-		old, _, err := w.value(it.key, flushed)
+		old, _, err := w.value(o.items[i].key, flushed)
 		if err != nil {
 			o.err = err
 			return
 		}
+		olds[i] = old
+	}
+	for i := range o.items {
+		it := &o.items[i]
+		if i > 0 {
+			// An earlier item of this op may have changed the same key.
+			olds[i], _, _ = w.value(it.key, flushed)
+		}
+		old := olds[i]
 		_, okLo := resp.AddInt(old, it.lo)
 		_, okHi := resp.AddInt(old, it.hi)
 		v, ok := resp.AddInt(old, it.delta)
