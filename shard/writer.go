@@ -372,10 +372,8 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		o.err = err
 		return
 	}
-	_, okLo := resp.AddInt(old, o.lo)
-	_, okHi := resp.AddInt(old, o.hi)
-	v, ok := resp.AddInt(old, o.delta)
-	if !ok || !okLo || !okHi {
+	v, ok := applyDelta(old, o.delta, o.lo, o.hi)
+	if !ok {
 		o.err = resp.ErrOverflow
 		return
 	}
@@ -387,6 +385,15 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		w.valBuf = encodeInt(w.valBuf[:0], v)
 		w.wb.Put(w.keyBuf, w.valBuf)
 	}
+}
+
+// applyDelta is old+delta, unless that or any running sum between lo and
+// hi (see resp.IncrCmd) leaves the int64 range.
+func applyDelta(old, delta, lo, hi int64) (int64, bool) {
+	_, okLo := resp.AddInt(old, lo)
+	_, okHi := resp.AddInt(old, hi)
+	v, ok := resp.AddInt(old, delta)
+	return v, ok && okLo && okHi
 }
 
 // applyMulti applies an SC.MINCR: each item as applyIncr would, under the
@@ -421,10 +428,8 @@ func (w *writer) applyMulti(o *op, flushed bool) {
 			olds[i], _, _ = w.value(it.key, flushed)
 		}
 		old := olds[i]
-		_, okLo := resp.AddInt(old, it.lo)
-		_, okHi := resp.AddInt(old, it.hi)
-		v, ok := resp.AddInt(old, it.delta)
-		if !ok || !okLo || !okHi {
+		v, ok := applyDelta(old, it.delta, it.lo, it.hi)
+		if !ok {
 			it.overflow = true
 			continue
 		}
