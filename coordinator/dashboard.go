@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/shardcounter/shardcounter/resp"
 )
 
@@ -149,25 +147,8 @@ func (s *Server) partialsOf(ctx context.Context, keys [][]byte) []shardPartials 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.id, Keys: keys}.Args())
-			var vals []rueidis.RedisMessage
-			if err == nil {
-				vals, err = msg.ToArray()
-			}
-			if err == nil && len(vals) != len(keys) {
-				err = fmt.Errorf("shard %s answered %d values for %d keys", sc.id, len(vals), len(keys))
-			}
-			p := shardPartials{vals: make([]int64, len(keys)), found: make([]bool, len(keys)), err: err}
-			for j := 0; err == nil && j < len(vals); j++ {
-				if vals[j].IsNil() {
-					continue
-				}
-				if p.vals[j], err = vals[j].AsInt64(); err != nil {
-					p.err = sc.badReply("SC.GET", err)
-				}
-				p.found[j] = true
-			}
-			out[i] = p
+			vals, found, err := sc.partials(ctx, keys)
+			out[i] = shardPartials{vals: vals, found: found, err: err}
 		}()
 	}
 	wg.Wait()

@@ -345,46 +345,16 @@ func (l *readLane) run(ctx context.Context) {
 }
 
 func (l *readLane) round(ctx context.Context, reqs []*readReq, nkeys int) {
-	if !l.sc.up.Load() {
-		err := l.sc.unavailable()
-		for _, q := range reqs {
-			q.done(l.sc.idx, nil, nil, err)
-		}
-		return
-	}
 	keys := make([][]byte, 0, nkeys)
 	for _, q := range reqs {
 		keys = append(keys, q.keys...)
 	}
-	msg, err := l.sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: l.sc.id, Keys: keys}.Args())
-	var vals []rueidis.RedisMessage
-	if err == nil {
-		vals, err = msg.ToArray()
-		if err == nil && len(vals) != len(keys) {
-			err = fmt.Errorf("shard %s answered %d values for %d keys", l.sc.id, len(vals), len(keys))
-		}
-	}
+	partials, found, err := l.sc.partials(ctx, keys) // fails at once while the shard is down
 	if err != nil {
 		for _, q := range reqs {
 			q.done(l.sc.idx, nil, nil, err)
 		}
 		return
-	}
-	partials := make([]int64, len(keys))
-	found := make([]bool, len(keys))
-	for i := range vals {
-		if vals[i].IsNil() {
-			continue
-		}
-		v, err := vals[i].AsInt64()
-		if err != nil {
-			err = fmt.Errorf("shard %s: bad partial: %w", l.sc.id, err)
-			for _, q := range reqs {
-				q.done(l.sc.idx, nil, nil, err)
-			}
-			return
-		}
-		partials[i], found[i] = v, true
 	}
 	off := 0
 	for _, q := range reqs {

@@ -78,20 +78,14 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	found := make([]bool, len(keys))
 	var mu sync.Mutex
 	err := s.allShards(func(sc *shardConn) error {
-		msg, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.id, Keys: keys}.Args())
-		if err != nil {
-			return err
-		}
-		vals, err := msg.ToArray()
+		_, here, err := sc.partials(s.ctx, keys)
 		if err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for i := range vals {
-			if i < len(found) && !vals[i].IsNil() {
-				found[i] = true
-			}
+		for i, f := range here {
+			found[i] = found[i] || f
 		}
 		return nil
 	})

@@ -217,3 +217,30 @@ func (sc *shardConn) status() shardStatus {
 func (sc *shardConn) badReply(what string, err error) error {
 	return fmt.Errorf("shard %s (%s): malformed %s reply: %v", sc.id, sc.addr, what, err)
 }
+
+// partials sends SC.GET for keys and returns the shard's partial of each,
+// with found[i] false where the shard holds none.
+func (sc *shardConn) partials(ctx context.Context, keys [][]byte) (vals []int64, found []bool, err error) {
+	msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.id, Keys: keys}.Args())
+	if err != nil {
+		return nil, nil, err
+	}
+	replies, err := msg.ToArray()
+	if err == nil && len(replies) != len(keys) {
+		err = fmt.Errorf("%d values for %d keys", len(replies), len(keys))
+	}
+	if err != nil {
+		return nil, nil, sc.badReply(resp.CmdGet, err)
+	}
+	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
+	for i := range replies {
+		if replies[i].IsNil() {
+			continue
+		}
+		if vals[i], err = replies[i].AsInt64(); err != nil {
+			return nil, nil, sc.badReply(resp.CmdGet, err)
+		}
+		found[i] = true
+	}
+	return vals, found, nil
+}
