@@ -143,8 +143,15 @@ wait_ping() {
 # each its own process, as in production. Sets PORT (the coordinator's RESP
 # port), SHARD_PORTS, SHARD_PIDS, COORD_PID and SYS_PIDS.
 # Extra flags: BENCH_SHARD_FLAGS, BENCH_COORD_FLAGS.
+# Each process runs with GOMAXPROCS=$BENCH_GOMAXPROCS (default 1): four Go
+# processes share this machine's cores with the benchmark client, and with
+# the default (every core for each) the runtime spends its time waking
+# threads on the other core (docs/OPERATIONS.md, "Several processes on one
+# machine"). Redis and twemproxy run one thread each. BENCH_GOMAXPROCS=0
+# leaves Go's default.
 start_shardcounter() {
-	local name=$1 sync=$2 ports i spec=() flags=()
+	local name=$1 sync=$2 ports i spec=() flags=() GOENV=(env)
+	[[ ${BENCH_GOMAXPROCS:-1} != 0 ]] && GOENV+=("GOMAXPROCS=${BENCH_GOMAXPROCS:-1}")
 	mapfile -t ports < <(free_ports 5)
 	[[ $sync == 1 ]] && flags+=(--sync)
 	# shellcheck disable=SC2206
@@ -153,7 +160,7 @@ start_shardcounter() {
 	SHARD_PIDS=()
 	for i in 1 2 3; do
 		mkdir -p "$WORK/$name/s$i"
-		start_bg "$name-s$i" "$BIN" shard --id "s$i" --listen "127.0.0.1:${ports[i - 1]}" \
+		start_bg "$name-s$i" "${GOENV[@]}" "$BIN" shard --id "s$i" --listen "127.0.0.1:${ports[i - 1]}" \
 			--data "$WORK/$name/s$i" "${flags[@]}"
 		SHARD_PIDS+=("$LAST_PID")
 		SHARD_PORTS+=("${ports[i - 1]}")
@@ -162,7 +169,7 @@ start_shardcounter() {
 	for i in 0 1 2; do wait_ping "${SHARD_PORTS[i]}" "$name-s$((i + 1))" "${SHARD_PIDS[i]}"; done
 	local IFS=,
 	# shellcheck disable=SC2086
-	start_bg "$name-coord" "$BIN" coordinator --listen "127.0.0.1:${ports[3]}" \
+	start_bg "$name-coord" "${GOENV[@]}" "$BIN" coordinator --listen "127.0.0.1:${ports[3]}" \
 		--http "127.0.0.1:${ports[4]}" --shards "${spec[*]}" ${BENCH_COORD_FLAGS:-}
 	unset IFS
 	COORD_PID=$LAST_PID

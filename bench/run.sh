@@ -34,6 +34,8 @@
 #   BENCH_IDLE_WAIT=60 seconds to wait, before each round, for other work on
 #                      the machine to quiet down (0 in quick mode)
 #   BENCH_SHARD_FLAGS, BENCH_COORD_FLAGS   extra flags for A and E
+#   BENCH_GOMAXPROCS=1 GOMAXPROCS of each A and E process (0: Go's default,
+#                      every core); see start_shardcounter in bench/lib.sh
 #   BENCH_KEEP=1       keep the work directory (logs, raw CSV)
 #   BENCH_NO_BUILD=1   use bin/shardcounter as it is
 set -euo pipefail
@@ -332,6 +334,7 @@ cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "disk=$(df -T "$WORK" | awk 'NR == 2 { print $2 }') ($WORK)"
 	echo "shard_flags=${BENCH_SHARD_FLAGS:-}"
 	echo "coord_flags=${BENCH_COORD_FLAGS:-}"
+	echo "gomaxprocs=${BENCH_GOMAXPROCS:-1}"
 } >"$RES/meta.env"
 
 "$REPORT" table --dir "$RES" --out "$OUT"

@@ -50,6 +50,7 @@ kv keys "$N"
 kv bound_mib "$BOUND"
 kv shard_flags "${BENCH_SHARD_FLAGS:-}"
 kv coord_flags "${BENCH_COORD_FLAGS:-}"
+kv gomaxprocs "${BENCH_GOMAXPROCS:-1}"
 kv disk "$(df -T "$WORK" | awk 'NR == 2 { print $2 }')"
 
 start_shardcounter S 0

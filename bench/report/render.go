@@ -175,6 +175,12 @@ func render(r *results) string {
 		"spread is (max − min) / median of ops/s, flagged ⚠ above 10%%. Ratios are of median ops/s. "+
 		"A and E are 4 processes each (`shardcounter shard` ×3 + `shardcounter coordinator`)",
 		m["clients"], m["secs"], m["reps"])
+	switch g := m["gomaxprocs"]; g {
+	case "", "0":
+		p(", each with Go's default GOMAXPROCS")
+	default:
+		p(", each with `GOMAXPROCS=%s`", g)
+	}
 	if m["shard_flags"] != "" || m["coord_flags"] != "" {
 		p(", shard flags `%s`, coordinator flags `%s`", m["shard_flags"], m["coord_flags"])
 	}

@@ -33,6 +33,9 @@ func renderScale(kv map[string]string) string {
 	p("## Scale and memory (`make bench-scale`)\n\n")
 	p("- Date: %s. Machine: %s cores (`nproc`), %s, %s RAM; data on %s.\n", kv["date"], kv["nproc"], kv["cpu"], kv["mem"], kv["disk"])
 	p("- Code: commit %s, %s", kv["commit"], kv["shardcounter"])
+	if g := kv["gomaxprocs"]; g != "" && g != "0" {
+		p("; the shards and coordinator of the load run with `GOMAXPROCS=%s`", g)
+	}
 	if kv["shard_flags"] != "" || kv["coord_flags"] != "" {
 		p("; shard flags `%s`, coordinator flags `%s`", kv["shard_flags"], kv["coord_flags"])
 	}
