@@ -531,3 +531,45 @@ func TestShutdownRightAfterStart(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent reads of overlapping keys share read rounds, where each
+// distinct key is asked for once; every reader still gets its own keys'
+// values, in its order.
+func TestConcurrentReadsOfOverlappingKeys(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3)
+	for i := 0; i < 4; i++ {
+		if err := tc.client.IncrBy(ctx, fmt.Sprintf("o%d", i), int64(i+1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for g := 0; g < 40; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, b := fmt.Sprintf("o%d", g%4), fmt.Sprintf("o%d", (g+1)%5) // o4 does not exist
+			for range 50 {
+				vals, err := tc.client.MGet(ctx, a, b, a).Result()
+				if err != nil {
+					errs <- err
+					return
+				}
+				want := []any{fmt.Sprint(g%4 + 1), nil, fmt.Sprint(g%4 + 1)}
+				if (g+1)%5 != 4 {
+					want[1] = fmt.Sprint((g+1)%5 + 1)
+				}
+				if fmt.Sprint(vals) != fmt.Sprint(want) {
+					errs <- fmt.Errorf("MGET %s %s %s = %v, want %v", a, b, a, vals, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

@@ -345,9 +345,21 @@ func (l *readLane) run(ctx context.Context) {
 }
 
 func (l *readLane) round(ctx context.Context, reqs []*readReq, nkeys int) {
+	// Each distinct key is asked for once: many clients reading one hot
+	// counter cost the shard one lookup a round.
 	keys := make([][]byte, 0, nkeys)
+	at := make([]int, 0, nkeys) // for each requested key in order, its index in keys
+	index := make(map[string]int, nkeys)
 	for _, q := range reqs {
-		keys = append(keys, q.keys...)
+		for _, k := range q.keys {
+			i, ok := index[string(k)]
+			if !ok {
+				i = len(keys)
+				index[string(k)] = i
+				keys = append(keys, k)
+			}
+			at = append(at, i)
+		}
 	}
 	partials, found, err := l.sc.partials(ctx, keys) // fails at once while the shard is down
 	if err != nil {
@@ -355,6 +367,13 @@ func (l *readLane) round(ctx context.Context, reqs []*readReq, nkeys int) {
 			q.done(l.sc.idx, nil, nil, err)
 		}
 		return
+	}
+	if len(keys) < nkeys {
+		all, allFound := make([]int64, nkeys), make([]bool, nkeys)
+		for j, i := range at {
+			all[j], allFound[j] = partials[i], found[i]
+		}
+		partials, found = all, allFound
 	}
 	off := 0
 	for _, q := range reqs {
