@@ -52,5 +52,6 @@ func benchWriter(b *testing.B, batch, keys int, sync bool) {
 
 func BenchmarkApplyOneKey(b *testing.B)            { benchWriter(b, 64, 1, false) }
 func BenchmarkApplyManyKeys(b *testing.B)          { benchWriter(b, 64, 100000, false) }
+func BenchmarkApplyMillionKeys(b *testing.B)       { benchWriter(b, 256, 1000000, false) }
 func BenchmarkApplyManyKeysUnbatched(b *testing.B) { benchWriter(b, 1, 100000, false) }
 func BenchmarkApplyManyKeysSync(b *testing.B)      { benchWriter(b, 64, 100000, true) }
