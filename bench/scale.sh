@@ -5,7 +5,7 @@
 # Starts 3 shard processes and a coordinator (default durability), loads
 # SCALE_KEYS distinct counters (counter:0 .. counter:N-1, one pipelined INCR
 # each, through the coordinator), and reads every shard's RSS and peak RSS
-# (/proc/PID/status VmRSS, VmHWM) when idle, after N/10 keys and after N
+# (/proc/PID/status VmRSS, VmHWM) when idle, after SCALE_STAGE1 (N/10) keys and after N
 # keys. Then it restarts shard s1 twice and times, from the moment the new
 # process is started, until it answers a GET of one of its keys with the
 # loaded value:
@@ -16,6 +16,8 @@
 #
 # Environment:
 #   SCALE_KEYS=10000000     counters to load (1000000 for a quick check)
+#   SCALE_STAGE1=N/10       keys loaded when RSS is first read; the memory check
+#                           compares the peak then with the peak after N keys
 #   SCALE_RSS_BOUND_MIB=512 the documented per-shard RSS bound to check against
 #   SCALE_OUT=path          markdown output (default bench/RESULTS.md)
 #   BENCH_SHARD_FLAGS, BENCH_COORD_FLAGS, BENCH_KEEP=1, BENCH_NO_BUILD=1 as for run.sh
@@ -70,7 +72,8 @@ rss() {
 
 sleep 1
 rss idle
-STAGE1=$((N / 10))
+STAGE1=${SCALE_STAGE1:-$((N / 10))}
+[[ $STAGE1 =~ ^[0-9]+$ && $STAGE1 -ge 1 && $STAGE1 -lt $N ]] || die "SCALE_STAGE1 must be a number from 1 to SCALE_KEYS - 1"
 kv stage1_keys "$STAGE1"
 log "loading counter:0 .. counter:$((STAGE1 - 1))"
 "$LOADER" load --addr "$COORD" --from 0 --to "$STAGE1" | sed 's/^/stage1_/' >>"$KV"

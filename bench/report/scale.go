@@ -9,8 +9,9 @@ import (
 // restartTarget is issue 3's bound on a restarted shard's first answer.
 const restartTarget = 2000.0 // ms
 
-// flatGrowth is how much a shard's peak RSS may grow while the counters
-// grow tenfold and still count as not growing with them.
+// flatGrowth is how much a shard's peak RSS may grow from the first stage of
+// the load to the end (tenfold the counters by default) and still count as
+// not growing with them.
 const flatGrowth = 0.20
 
 func renderScale(kv map[string]string) string {
@@ -89,9 +90,9 @@ func renderScale(kv map[string]string) string {
 	if !flat {
 		verdict = "**FAIL**"
 	}
-	p("Peak RSS growth per shard from %s to %s keys (10× the counters): %s MiB. Largest shard peak: %.0f MiB. "+
+	p("Peak RSS growth per shard from %s to %s keys (%.3g× the counters): %s MiB. Largest shard peak: %.0f MiB. "+
 		"Memory independent of the number of counters (each shard's peak grows less than %.0f%%): %s.\n\n",
-		group(stage1), group(keys), strings.Join(growth, ", "), worst, flatGrowth*100, verdict)
+		group(stage1), group(keys), float64(keys)/float64(max(stage1, 1)), strings.Join(growth, ", "), worst, flatGrowth*100, verdict)
 
 	p("Restart of shard s1 holding its third of the counters, timed from starting the new process to its first answer of `GET %s` with the loaded value:\n\n", kv["restart_key"])
 	p("| restart | shard's first answer | RSS then | target < 2 s | coordinator's first answer through it |\n| --- | ---: | ---: | --- | ---: |\n")
