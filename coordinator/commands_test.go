@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // shardValues returns SHARDVALUES key as shard id -> partial.
@@ -370,7 +372,7 @@ func TestMGetEchoPingQuit(t *testing.T) {
 		t.Fatalf("MGET of missing keys: %#v %v", vals, err)
 	}
 	rc := tc.raw()
-	rc.expect([]any{nil, "11"}, "MGET", "m0", "m1")
+	rc.Expect([]any{nil, "11"}, "MGET", "m0", "m1")
 
 	if s, err := c.Echo(ctx, "hello\r\nworld").Result(); err != nil || s != "hello\r\nworld" {
 		t.Fatalf("ECHO: %q %v", s, err)
@@ -378,19 +380,19 @@ func TestMGetEchoPingQuit(t *testing.T) {
 	if s, err := c.Ping(ctx).Result(); err != nil || s != "PONG" {
 		t.Fatalf("PING: %q %v", s, err)
 	}
-	rc.expect(rawStatus("PONG"), "PING")
-	rc.expect("msg", "PING", "msg")
-	rc.expect("e", "ECHO", "e")
+	rc.Expect(resptest.Status("PONG"), "PING")
+	rc.Expect("msg", "PING", "msg")
+	rc.Expect("e", "ECHO", "e")
 
 	// QUIT answers OK, then the server closes; nothing after it runs.
-	rc.write([]byte("*2\r\n$4\r\nINCR\r\n$1\r\nq\r\n*1\r\n$4\r\nQUIT\r\n*2\r\n$4\r\nINCR\r\n$1\r\nq\r\n"))
-	if v := rc.read(); v != int64(1) {
+	rc.Write([]byte("*2\r\n$4\r\nINCR\r\n$1\r\nq\r\n*1\r\n$4\r\nQUIT\r\n*2\r\n$4\r\nINCR\r\n$1\r\nq\r\n"))
+	if v := rc.Read(); v != int64(1) {
 		t.Fatalf("INCR before QUIT: %#v", v)
 	}
-	if v := rc.read(); v != rawStatus("OK") {
+	if v := rc.Read(); v != resptest.Status("OK") {
 		t.Fatalf("QUIT: %#v", v)
 	}
-	if v, err := readRaw(rc.rd); !errors.Is(err, io.EOF) {
+	if v, err := resptest.ReadReply(rc.R); !errors.Is(err, io.EOF) {
 		t.Fatalf("after QUIT: %#v %v, want EOF", v, err)
 	}
 	if v, err := c.Get(ctx, "q").Int64(); err != nil || v != 1 {
@@ -482,12 +484,12 @@ func TestSpreadSplitsWritesAndGetIsExact(t *testing.T) {
 	// add up exactly.
 	var burst []byte
 	for i := 0; i < 500; i++ {
-		burst = append(burst, encodeCmd("INCR", "piped")...)
+		burst = append(burst, resptest.Encode("INCR", "piped")...)
 	}
 	rc := tc.raw()
-	rc.write(burst)
+	rc.Write(burst)
 	for i := 0; i < 500; i++ {
-		if v, ok := rc.read().(int64); !ok || v < 1 || v > 500 {
+		if v, ok := rc.Read().(int64); !ok || v < 1 || v > 500 {
 			t.Fatalf("pipelined INCR %d on a spread counter replied %v", i, v)
 		}
 	}

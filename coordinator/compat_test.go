@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,124 +15,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
-// Raw RESP replies as the tests see them: rawStatus (+), rawErr (-), int64
-// (:), string ($), nil (null), []any (*), rawMap (%, keys and values
-// alternating).
-type (
-	rawStatus string
-	rawErr    string
-	rawMap    []any
-)
-
-func readRaw(r *bufio.Reader) (any, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("malformed reply line %q", line)
-	}
-	kind, body := line[0], line[1:len(line)-2]
-	switch kind {
-	case '+':
-		return rawStatus(body), nil
-	case '-':
-		return rawErr(body), nil
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '_':
-		return nil, nil
-	case '$', '=':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		if buf[n] != '\r' || buf[n+1] != '\n' {
-			return nil, fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
-		}
-		return string(buf[:n]), nil
-	case '*', '%', '~':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		if kind == '%' {
-			n *= 2
-		}
-		elems := make([]any, n)
-		for i := range elems {
-			if elems[i], err = readRaw(r); err != nil {
-				return nil, err
-			}
-		}
-		if kind == '%' {
-			return rawMap(elems), nil
-		}
-		return elems, nil
-	}
-	return nil, fmt.Errorf("unexpected reply type in %q", line)
-}
-
-func encodeCmd(args ...string) []byte {
-	b := redcon.AppendArray(nil, len(args))
-	for _, a := range args {
-		b = redcon.AppendBulkString(b, a)
-	}
-	return b
-}
-
-// rawConn is a plain TCP client that writes bytes and reads replies.
-type rawConn struct {
-	t  *testing.T
-	c  net.Conn
-	rd *bufio.Reader
-}
-
-func (tc *testCluster) raw() *rawConn {
+// raw is a raw connection to the test cluster's coordinator.
+func (tc *testCluster) raw() *resptest.Conn {
 	tc.t.Helper()
-	c, err := net.DialTimeout("tcp", tc.coord.Addr().String(), 2*time.Second)
-	if err != nil {
-		tc.t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	tc.t.Cleanup(func() { c.Close() })
-	return &rawConn{t: tc.t, c: c, rd: bufio.NewReader(c)}
-}
-
-func (rc *rawConn) write(b []byte) {
-	rc.t.Helper()
-	if _, err := rc.c.Write(b); err != nil {
-		rc.t.Fatal(err)
-	}
-}
-
-func (rc *rawConn) read() any {
-	rc.t.Helper()
-	v, err := readRaw(rc.rd)
-	if err != nil {
-		rc.t.Fatalf("reading reply: %v", err)
-	}
-	return v
-}
-
-func (rc *rawConn) do(args ...string) any {
-	rc.t.Helper()
-	rc.write(encodeCmd(args...))
-	return rc.read()
-}
-
-func (rc *rawConn) expect(want any, args ...string) {
-	rc.t.Helper()
-	if got := rc.do(args...); !reflect.DeepEqual(got, want) {
-		rc.t.Fatalf("%q: got %#v, want %#v", args, got, want)
-	}
+	return resptest.Dial(tc.t, tc.coord.Addr().String(), 20*time.Second)
 }
 
 // newClient is a go-redis client for the test cluster's coordinator.
@@ -268,27 +157,27 @@ func TestGoRedisProtocol2(t *testing.T) {
 func TestHelloRawOverCoordinator(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	rc := tc.raw()
-	rc.expect(rawErr("NOPROTO unsupported protocol version"), "HELLO", "4")
-	m, ok := rc.do("HELLO", "3").(rawMap)
+	rc.Expect(resptest.Err("NOPROTO unsupported protocol version"), "HELLO", "4")
+	m, ok := rc.Do("HELLO", "3").(resptest.Map)
 	if !ok {
 		t.Fatal("HELLO 3 is not a RESP3 map")
 	}
 	checkHello(t, []any(m), 3)
 	// In RESP3 a missing key is the RESP3 null and SHARDVALUES a map.
-	rc.write([]byte("*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"))
-	if line, err := rc.rd.ReadString('\n'); err != nil || line != "_\r\n" {
+	rc.Write([]byte("*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"))
+	if line, err := rc.R.ReadString('\n'); err != nil || line != "_\r\n" {
 		t.Fatalf("GET missing key in RESP3: %q %v", line, err)
 	}
-	if sv, ok := rc.do("SHARDVALUES", "nope").(rawMap); !ok || len(sv) != 6 {
+	if sv, ok := rc.Do("SHARDVALUES", "nope").(resptest.Map); !ok || len(sv) != 6 {
 		t.Fatalf("SHARDVALUES in RESP3: %#v", sv)
 	}
-	arr, ok := rc.do("HELLO", "2").([]any)
+	arr, ok := rc.Do("HELLO", "2").([]any)
 	if !ok {
 		t.Fatal("HELLO 2 is not an array")
 	}
 	checkHello(t, arr, 2)
-	rc.write([]byte("*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"))
-	if line, err := rc.rd.ReadString('\n'); err != nil || line != "$-1\r\n" {
+	rc.Write([]byte("*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n"))
+	if line, err := rc.R.ReadString('\n'); err != nil || line != "$-1\r\n" {
 		t.Fatalf("GET missing key in RESP2: %q %v", line, err)
 	}
 }
@@ -330,8 +219,8 @@ func TestClientSelectInfoCommandConfig(t *testing.T) {
 
 	// INFO is a bulk string, as ioredis and redis-cli need.
 	rc := tc.raw()
-	rc.write(encodeCmd("INFO"))
-	if line, _ := rc.rd.ReadString('\n'); !strings.HasPrefix(line, "$") {
+	rc.Write(resptest.Encode("INFO"))
+	if line, _ := rc.R.ReadString('\n'); !strings.HasPrefix(line, "$") {
 		t.Fatalf("INFO reply starts with %q, want a bulk string", line)
 	}
 	info, err := tc.client.Info(ctx).Result()
@@ -377,8 +266,8 @@ func TestClientSelectInfoCommandConfig(t *testing.T) {
 
 	// CONFIG GET as redis-benchmark asks for it (RESP2, raw).
 	rc2 := tc.raw()
-	rc2.expect([]any{"save", ""}, "CONFIG", "GET", "save")
-	rc2.expect([]any{"appendonly", "yes"}, "CONFIG", "GET", "appendonly")
+	rc2.Expect([]any{"save", ""}, "CONFIG", "GET", "save")
+	rc2.Expect([]any{"appendonly", "yes"}, "CONFIG", "GET", "appendonly")
 	if cfg, err := tc.client.ConfigGet(ctx, "appendonly").Result(); err != nil || cfg["appendonly"] != "yes" || len(cfg) != 1 {
 		t.Fatalf("CONFIG GET appendonly over RESP3: %v %v", cfg, err)
 	}
@@ -489,10 +378,10 @@ func TestOverflowNeverWrapsInACoalescedRound(t *testing.T) {
 			t.Fatal(err)
 		}
 		rc := tc.raw()
-		rc.write(append(encodeCmd("INCRBY", key, "9223372036854775807"), encodeCmd("INCRBY", key, "-9223372036854775807")...))
-		first, second := rc.read(), rc.read()
+		rc.Write(append(resptest.Encode("INCRBY", key, "9223372036854775807"), resptest.Encode("INCRBY", key, "-9223372036854775807")...))
+		first, second := rc.Read(), rc.Read()
 		// As Redis: the first overflows, the second applies to 1.
-		if first != rawErr(overflow) || second != int64(1-math.MaxInt64) {
+		if first != resptest.Err(overflow) || second != int64(1-math.MaxInt64) {
 			t.Fatalf("round %d: INCRBY +max on 1 -> %#v, then INCRBY -max -> %#v; want %q and %d",
 				round, first, second, overflow, int64(1-math.MaxInt64))
 		}
@@ -543,30 +432,30 @@ func TestAuthRequirePass(t *testing.T) {
 	tc := newTestCluster(t, 3, func(c *Config) { c.Password = "s3cret" })
 
 	rc := tc.raw()
-	rc.expect(rawErr("NOAUTH Authentication required."), "PING")
-	rc.expect(rawErr("NOAUTH Authentication required."), "INCR", "k")
-	rc.expect(rawErr("NOAUTH Authentication required."), "GET", "k")
-	if got, ok := rc.do("HELLO", "3").(rawErr); !ok || !strings.HasPrefix(string(got), "NOAUTH HELLO must be called with the client already authenticated") {
+	rc.Expect(resptest.Err("NOAUTH Authentication required."), "PING")
+	rc.Expect(resptest.Err("NOAUTH Authentication required."), "INCR", "k")
+	rc.Expect(resptest.Err("NOAUTH Authentication required."), "GET", "k")
+	if got, ok := rc.Do("HELLO", "3").(resptest.Err); !ok || !strings.HasPrefix(string(got), "NOAUTH HELLO must be called with the client already authenticated") {
 		t.Fatalf("HELLO 3 before AUTH: %#v", got)
 	}
-	rc.expect(rawErr("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "nope")
-	rc.expect(rawErr("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "default", "nope")
-	rc.expect(rawErr("NOAUTH Authentication required."), "PING")
-	rc.expect(rawStatus("OK"), "AUTH", "s3cret")
-	rc.expect(int64(1), "INCR", "k")
+	rc.Expect(resptest.Err("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "nope")
+	rc.Expect(resptest.Err("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "default", "nope")
+	rc.Expect(resptest.Err("NOAUTH Authentication required."), "PING")
+	rc.Expect(resptest.Status("OK"), "AUTH", "s3cret")
+	rc.Expect(int64(1), "INCR", "k")
 
 	rc2 := tc.raw()
-	rc2.expect(rawStatus("OK"), "AUTH", "default", "s3cret")
-	rc2.expect("1", "GET", "k")
+	rc2.Expect(resptest.Status("OK"), "AUTH", "default", "s3cret")
+	rc2.Expect("1", "GET", "k")
 
 	rc3 := tc.raw()
-	rc3.expect(rawErr("WRONGPASS invalid username-password pair or user is disabled."), "HELLO", "3", "AUTH", "default", "nope")
-	m, ok := rc3.do("HELLO", "3", "AUTH", "default", "s3cret").(rawMap)
+	rc3.Expect(resptest.Err("WRONGPASS invalid username-password pair or user is disabled."), "HELLO", "3", "AUTH", "default", "nope")
+	m, ok := rc3.Do("HELLO", "3", "AUTH", "default", "s3cret").(resptest.Map)
 	if !ok {
 		t.Fatal("HELLO 3 AUTH default <pass> did not answer with a map")
 	}
 	checkHello(t, []any(m), 3)
-	rc3.expect(int64(2), "INCR", "k")
+	rc3.Expect(int64(2), "INCR", "k")
 
 	// go-redis with the password authenticates through HELLO 3 AUTH.
 	c := tc.newClient(redis.Options{Password: "s3cret"})
@@ -647,7 +536,7 @@ func TestRawPipelineModel(t *testing.T) {
 	var stream []byte
 	var want []any
 	add := func(w any, args ...string) {
-		stream = append(stream, encodeCmd(args...)...)
+		stream = append(stream, resptest.Encode(args...)...)
 		want = append(want, w)
 	}
 	for i := 0; i < 3000; i++ {
@@ -673,7 +562,7 @@ func TestRawPipelineModel(t *testing.T) {
 		case op < 15:
 			v := rng.Int63n(1000)
 			model[k] = v
-			add(rawStatus("OK"), "SET", k, strconv.FormatInt(v, 10))
+			add(resptest.Status("OK"), "SET", k, strconv.FormatInt(v, 10))
 		case op < 16:
 			n := int64(0)
 			if _, ok := model[k]; ok {
@@ -690,9 +579,9 @@ func TestRawPipelineModel(t *testing.T) {
 			}
 			add(n, "EXISTS", k, k, "never")
 		case op < 18:
-			add(rawErr("ERR unknown command 'bump', with args beginning with: '"+k+"' "), "bump", k)
+			add(resptest.Err("ERR unknown command 'bump', with args beginning with: '"+k+"' "), "bump", k)
 		case op < 19:
-			add(rawErr("ERR value is not an integer or out of range"), "INCRBY", k, "1x")
+			add(resptest.Err("ERR value is not an integer or out of range"), "INCRBY", k, "1x")
 		default:
 			var vals []any
 			for _, kk := range []string{k, "never"} {
@@ -707,7 +596,7 @@ func TestRawPipelineModel(t *testing.T) {
 	}
 	// An inline command at the end, as telnet would send it.
 	stream = append(stream, "PING\r\n"...)
-	want = append(want, rawStatus("PONG"))
+	want = append(want, resptest.Status("PONG"))
 
 	rc := tc.raw()
 	go func() {
@@ -715,14 +604,14 @@ func TestRawPipelineModel(t *testing.T) {
 		r := rand.New(rand.NewSource(seed))
 		for b := stream; len(b) > 0; {
 			n := min(len(b), 1+r.Intn(4096))
-			if _, err := rc.c.Write(b[:n]); err != nil {
+			if _, err := rc.C.Write(b[:n]); err != nil {
 				return
 			}
 			b = b[n:]
 		}
 	}()
 	for i, w := range want {
-		got, err := readRaw(rc.rd)
+		got, err := resptest.ReadReply(rc.R)
 		if err != nil {
 			t.Fatalf("reply %d: %v", i, err)
 		}
@@ -796,18 +685,18 @@ func TestPipelinedIncrementsNearTheEdgeMatchRedis(t *testing.T) {
 		for i := 0; i < 40; i++ {
 			k := keys[rng.Intn(2)]
 			d := deltas[rng.Intn(len(deltas))]
-			stream = append(stream, encodeCmd("INCRBY", k, strconv.FormatInt(d, 10))...)
+			stream = append(stream, resptest.Encode("INCRBY", k, strconv.FormatInt(d, 10))...)
 			if v, ok := addInt(model[k], d); ok {
 				model[k] = v
 				want = append(want, v)
 			} else {
-				want = append(want, rawErr(overflow))
+				want = append(want, resptest.Err(overflow))
 			}
 		}
 		rc := tc.raw()
-		rc.write(stream)
+		rc.Write(stream)
 		for i, w := range want {
-			if got := rc.read(); got != w {
+			if got := rc.Read(); got != w {
 				t.Fatalf("round %d, reply %d: got %#v, want %#v", round, i, got, w)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/shardcounter/shardcounter/internal/resptest"
 	"github.com/shardcounter/shardcounter/resp"
 	"github.com/shardcounter/shardcounter/shard"
 )
@@ -245,7 +246,7 @@ func countRESPReplies(b []byte) (int, error) {
 		if _, err := r.Peek(1); err == io.EOF {
 			return n, nil
 		}
-		if _, err := readRaw(r); err != nil {
+		if _, err := resptest.ReadReply(r); err != nil {
 			return n, err
 		}
 		n++

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // TestRedconHugeBulkLength documents why the framer exists: redcon v1.6.4
@@ -178,17 +180,17 @@ func TestLimitListenerRefusesHugeBulk(t *testing.T) {
 		{"*9223372036854775807\r\n", "-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments\r\n"},
 	} {
 		tc := dialTest(t, addr)
-		tc.write([]byte(c.in))
-		all, err := readAll(tc.c)
+		tc.Write([]byte(c.in))
+		all, err := readAll(tc.C)
 		if string(all) != c.want {
 			t.Fatalf("%q: got %q (%v), want %q and a closed connection", c.in, all, err, c.want)
 		}
 		other := dialTest(t, addr)
-		other.expect(status("PONG"), "PING")
+		other.Expect(resptest.Status("PONG"), "PING")
 	}
 	// Up to the limit is fine.
 	tc := dialTest(t, addr)
-	tc.expect(strings.Repeat("x", 1000), "ECHO", strings.Repeat("x", 1000))
+	tc.Expect(strings.Repeat("x", 1000), "ECHO", strings.Repeat("x", 1000))
 }
 
 // readAll reads until the peer closes or 5s pass.
@@ -203,15 +205,15 @@ func TestLimitListenerRequestLimit(t *testing.T) {
 	addr, _ := serveLimited(t, Limits{MaxRequestBytes: 2048, MaxBulkBytes: 1 << 20}, Guard{})
 	tc := dialTest(t, addr)
 	// An unterminated inline line of 3000 bytes.
-	tc.write([]byte(strings.Repeat("a", 3000)))
-	all, _ := readAll(tc.c)
+	tc.Write([]byte(strings.Repeat("a", 3000)))
+	all, _ := readAll(tc.C)
 	if want := "-ERR Protocol error: request larger than 2048 bytes\r\n"; string(all) != want {
 		t.Fatalf("got %q, want %q", all, want)
 	}
 	// The bulk limit in effect is the request limit.
 	tc = dialTest(t, addr)
-	tc.write([]byte("*2\r\n$4\r\nECHO\r\n$2049\r\n"))
-	all, _ = readAll(tc.c)
+	tc.Write([]byte("*2\r\n$4\r\nECHO\r\n$2049\r\n"))
+	all, _ = readAll(tc.C)
 	if !strings.Contains(string(all), "invalid bulk length 2049: larger than 2048 bytes") {
 		t.Fatalf("got %q, want the bulk length refused at the request limit", all)
 	}

@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -17,137 +16,14 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
-// A tiny RESP2/RESP3 reply reader for tests. Replies come back as:
-// status (+), replyErr (-), int64 (:), string ($ and =), nil (null),
-// []any (* ~ >), replyMap (%, keys and values alternating), bool (#),
-// float64 (,).
-type (
-	status   string
-	replyErr string
-	replyMap []any
-)
-
-func readReply(r *bufio.Reader) (any, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("malformed reply line %q", line)
-	}
-	kind, body := line[0], line[1:len(line)-2]
-	switch kind {
-	case '+':
-		return status(body), nil
-	case '-':
-		return replyErr(body), nil
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '_':
-		return nil, nil
-	case '#':
-		return body == "t", nil
-	case ',':
-		return strconv.ParseFloat(body, 64)
-	case '$', '=':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, fmt.Errorf("bulk length %q: %v", body, err)
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		if buf[n] != '\r' || buf[n+1] != '\n' {
-			return nil, fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
-		}
-		return string(buf[:n]), nil
-	case '*', '~', '>', '%':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, fmt.Errorf("aggregate length %q: %v", body, err)
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		if kind == '%' {
-			n *= 2
-		}
-		elems := make([]any, n)
-		for i := range elems {
-			if elems[i], err = readReply(r); err != nil {
-				return nil, err
-			}
-		}
-		if kind == '%' {
-			return replyMap(elems), nil
-		}
-		return elems, nil
-	}
-	return nil, fmt.Errorf("unknown reply type in %q", line)
-}
-
-// encode writes args as a RESP multi-bulk command.
-func encode(args ...string) []byte {
-	b := redcon.AppendArray(nil, len(args))
-	for _, a := range args {
-		b = redcon.AppendBulkString(b, a)
-	}
-	return b
-}
-
-// testConn is a raw client connection.
-type testConn struct {
-	t  *testing.T
-	c  net.Conn
-	rd *bufio.Reader
-}
-
-func dialTest(t *testing.T, addr string) *testConn {
+// dialTest is a raw connection to addr.
+func dialTest(t *testing.T, addr string) *resptest.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return &testConn{t: t, c: c, rd: bufio.NewReader(c)}
-}
-
-func (tc *testConn) write(b []byte) {
-	tc.t.Helper()
-	if _, err := tc.c.Write(b); err != nil {
-		tc.t.Fatal(err)
-	}
-}
-
-func (tc *testConn) read() any {
-	tc.t.Helper()
-	v, err := readReply(tc.rd)
-	if err != nil {
-		tc.t.Fatalf("reading reply: %v", err)
-	}
-	return v
-}
-
-// do sends one command and returns its reply.
-func (tc *testConn) do(args ...string) any {
-	tc.t.Helper()
-	tc.write(encode(args...))
-	return tc.read()
-}
-
-// expect sends one command and checks its reply.
-func (tc *testConn) expect(want any, args ...string) {
-	tc.t.Helper()
-	if got := tc.do(args...); !reflect.DeepEqual(got, want) {
-		tc.t.Fatalf("%q: got %#v, want %#v", args, got, want)
-	}
+	return resptest.Dial(t, addr, 10*time.Second)
 }
 
 // serveMux serves m on a loopback port until the test ends.
@@ -219,28 +95,28 @@ func testMux(password string) (*Mux, *atomic.Int64) {
 func TestMuxUnknownCommandText(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
-	c.expect(replyErr("ERR unknown command 'foo', with args beginning with: 'a' 'b' "), "foo", "a", "b")
-	c.expect(replyErr("ERR unknown command 'foo', with args beginning with: "), "foo")
+	c.Expect(resptest.Err("ERR unknown command 'foo', with args beginning with: 'a' 'b' "), "foo", "a", "b")
+	c.Expect(resptest.Err("ERR unknown command 'foo', with args beginning with: "), "foo")
 	// Line breaks in a name must not break the error line.
-	c.expect(replyErr("ERR unknown command 'a  b', with args beginning with: 'x y' "), "a\r\nb", "x\ny")
+	c.Expect(resptest.Err("ERR unknown command 'a  b', with args beginning with: 'x y' "), "a\r\nb", "x\ny")
 	// A name longer than any command is unknown, cut to 128 bytes.
 	long := strings.Repeat("z", 200)
-	c.expect(replyErr("ERR unknown command '"+long[:128]+"', with args beginning with: "), long)
+	c.Expect(resptest.Err("ERR unknown command '"+long[:128]+"', with args beginning with: "), long)
 	// The connection still works.
-	c.expect(status("PONG"), "PING")
+	c.Expect(resptest.Status("PONG"), "PING")
 }
 
 func TestMuxArityAndCase(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
-	c.expect(replyErr("ERR wrong number of arguments for 'late' command"), "LATE", "1")
-	c.expect(replyErr("ERR wrong number of arguments for 'late' command"), "late", "1", "2", "3")
-	c.expect(replyErr("ERR wrong number of arguments for 'echo' command"), "EcHo")
-	c.expect(replyErr("ERR wrong number of arguments for 'client' command"), "client")
-	c.expect(int64(7), "LaTe", "7", "0")
-	c.expect(status("PONG"), "pInG")
-	c.expect("hi", "PING", "hi")
-	c.expect(replyErr("ERR wrong number of arguments for 'ping' command"), "PING", "a", "b")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'late' command"), "LATE", "1")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'late' command"), "late", "1", "2", "3")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'echo' command"), "EcHo")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'client' command"), "client")
+	c.Expect(int64(7), "LaTe", "7", "0")
+	c.Expect(resptest.Status("PONG"), "pInG")
+	c.Expect("hi", "PING", "hi")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'ping' command"), "PING", "a", "b")
 }
 
 func TestArityOK(t *testing.T) {
@@ -269,36 +145,36 @@ func TestMuxAuth(t *testing.T) {
 	m, _ := testMux("s3cret")
 	addr := serveMux(t, m)
 	c := dialTest(t, addr)
-	c.expect(replyErr("NOAUTH Authentication required."), "PING")
-	c.expect(replyErr("NOAUTH Authentication required."), "late", "1", "0")
+	c.Expect(resptest.Err("NOAUTH Authentication required."), "PING")
+	c.Expect(resptest.Err("NOAUTH Authentication required."), "late", "1", "0")
 	// Unknown commands are unknown before authentication too, as in Redis.
-	c.expect(replyErr("ERR unknown command 'nope', with args beginning with: "), "nope")
-	c.expect(replyErr("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "wrong")
-	c.expect(replyErr("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "bob", "s3cret")
-	c.expect(replyErr("NOAUTH Authentication required."), "PING")
-	c.expect(status("OK"), "AUTH", "s3cret")
-	c.expect(status("PONG"), "PING")
+	c.Expect(resptest.Err("ERR unknown command 'nope', with args beginning with: "), "nope")
+	c.Expect(resptest.Err("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "wrong")
+	c.Expect(resptest.Err("WRONGPASS invalid username-password pair or user is disabled."), "AUTH", "bob", "s3cret")
+	c.Expect(resptest.Err("NOAUTH Authentication required."), "PING")
+	c.Expect(resptest.Status("OK"), "AUTH", "s3cret")
+	c.Expect(resptest.Status("PONG"), "PING")
 
 	c2 := dialTest(t, addr)
-	c2.expect(status("OK"), "AUTH", "default", "s3cret")
-	c2.expect(int64(3), "late", "3", "0")
+	c2.Expect(resptest.Status("OK"), "AUTH", "default", "s3cret")
+	c2.Expect(int64(3), "late", "3", "0")
 
 	// Authentication is per connection.
 	c3 := dialTest(t, addr)
-	c3.expect(replyErr("NOAUTH Authentication required."), "ECHO", "x")
-	c3.expect(status("OK"), "QUIT")
+	c3.Expect(resptest.Err("NOAUTH Authentication required."), "ECHO", "x")
+	c3.Expect(resptest.Status("OK"), "QUIT")
 }
 
 func TestMuxAuthWithoutPassword(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
-	got := c.do("AUTH", "x")
-	if e, ok := got.(replyErr); !ok || !strings.HasPrefix(string(e), "ERR AUTH <password> called without any password configured") {
+	got := c.Do("AUTH", "x")
+	if e, ok := got.(resptest.Err); !ok || !strings.HasPrefix(string(e), "ERR AUTH <password> called without any password configured") {
 		t.Fatalf("AUTH without a password configured: %#v", got)
 	}
 	// AUTH default <anything> succeeds like Redis' nopass default user.
-	c.expect(status("OK"), "AUTH", "default", "anything")
-	c.expect(replyErr("ERR syntax error"), "AUTH", "a", "b", "c")
+	c.Expect(resptest.Status("OK"), "AUTH", "default", "anything")
+	c.Expect(resptest.Err("ERR syntax error"), "AUTH", "a", "b", "c")
 }
 
 // TestMuxPipelineOrder sends late replies that resolve in the reverse order
@@ -312,28 +188,28 @@ func TestMuxPipelineOrder(t *testing.T) {
 		delay := strconv.Itoa((200 - i) * 20) // later commands resolve sooner
 		switch i % 7 {
 		case 0, 1, 2:
-			buf = append(buf, encode("LATE", strconv.Itoa(i), delay)...)
+			buf = append(buf, resptest.Encode("LATE", strconv.Itoa(i), delay)...)
 			want = append(want, int64(i))
 		case 3:
-			buf = append(buf, encode("lateread", strconv.Itoa(-i), delay)...)
+			buf = append(buf, resptest.Encode("lateread", strconv.Itoa(-i), delay)...)
 			want = append(want, int64(-i))
 		case 4:
-			buf = append(buf, encode("nosuch", strconv.Itoa(i))...)
-			want = append(want, replyErr("ERR unknown command 'nosuch', with args beginning with: '"+strconv.Itoa(i)+"' "))
+			buf = append(buf, resptest.Encode("nosuch", strconv.Itoa(i))...)
+			want = append(want, resptest.Err("ERR unknown command 'nosuch', with args beginning with: '"+strconv.Itoa(i)+"' "))
 		case 5:
-			buf = append(buf, encode("ECHO", "e"+strconv.Itoa(i))...)
+			buf = append(buf, resptest.Encode("ECHO", "e"+strconv.Itoa(i))...)
 			want = append(want, "e"+strconv.Itoa(i))
 		case 6:
-			buf = append(buf, encode("late", "x", "0")...)
-			want = append(want, replyErr("ERR value is not an integer or out of range"))
+			buf = append(buf, resptest.Encode("late", "x", "0")...)
+			want = append(want, resptest.Err("ERR value is not an integer or out of range"))
 		}
 	}
 	// Inline commands in the same stream.
 	buf = append(buf, "PING\r\nECHO inline\r\n"...)
-	want = append(want, status("PONG"), "inline")
-	c.write(buf)
+	want = append(want, resptest.Status("PONG"), "inline")
+	c.Write(buf)
 	for i, w := range want {
-		if got := c.read(); !reflect.DeepEqual(got, w) {
+		if got := c.Read(); !reflect.DeepEqual(got, w) {
 			t.Fatalf("reply %d: got %#v, want %#v", i, got, w)
 		}
 	}
@@ -349,16 +225,16 @@ func TestMuxSerialWaitsForEarlierCommands(t *testing.T) {
 	sum := int64(0)
 	for round := 0; round < 10; round++ {
 		for i := 1; i <= 20; i++ {
-			buf = append(buf, encode("ADD", strconv.Itoa(i), strconv.Itoa(1000-i*40))...)
+			buf = append(buf, resptest.Encode("ADD", strconv.Itoa(i), strconv.Itoa(1000-i*40))...)
 			want = append(want, int64(i))
 			sum += int64(i)
 		}
-		buf = append(buf, encode("TOTAL")...)
+		buf = append(buf, resptest.Encode("TOTAL")...)
 		want = append(want, sum)
 	}
-	c.write(buf)
+	c.Write(buf)
 	for i, w := range want {
-		if got := c.read(); !reflect.DeepEqual(got, w) {
+		if got := c.Read(); !reflect.DeepEqual(got, w) {
 			t.Fatalf("reply %d: got %#v, want %#v", i, got, w)
 		}
 	}
@@ -367,15 +243,15 @@ func TestMuxSerialWaitsForEarlierCommands(t *testing.T) {
 func TestMuxQuitClosesConnection(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
-	c.write([]byte("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n"))
-	if got := c.read(); got != status("PONG") {
+	c.Write([]byte("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n"))
+	if got := c.Read(); got != resptest.Status("PONG") {
 		t.Fatalf("before QUIT: %#v", got)
 	}
-	if got := c.read(); got != status("OK") {
+	if got := c.Read(); got != resptest.Status("OK") {
 		t.Fatalf("QUIT: %#v", got)
 	}
 	// Nothing after QUIT is answered; the server closes the connection.
-	if v, err := readReply(c.rd); !errors.Is(err, io.EOF) {
+	if v, err := resptest.ReadReply(c.R); !errors.Is(err, io.EOF) {
 		t.Fatalf("after QUIT: got %#v, %v; want EOF", v, err)
 	}
 }
@@ -385,14 +261,14 @@ func TestMuxQuitClosesConnection(t *testing.T) {
 func TestMuxRequestedProtocolShapesReplies(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
-	c.write(append(append(encode("CONFIG", "GET", "save"), encode("HELLO", "3")...), encode("CONFIG", "GET", "save")...))
-	if got := c.read(); !reflect.DeepEqual(got, []any{"save", ""}) {
+	c.Write(append(append(resptest.Encode("CONFIG", "GET", "save"), resptest.Encode("HELLO", "3")...), resptest.Encode("CONFIG", "GET", "save")...))
+	if got := c.Read(); !reflect.DeepEqual(got, []any{"save", ""}) {
 		t.Fatalf("CONFIG GET save in RESP2: %#v", got)
 	}
-	if _, ok := c.read().(replyMap); !ok {
+	if _, ok := c.Read().(resptest.Map); !ok {
 		t.Fatal("HELLO 3 did not reply with a map")
 	}
-	if got := c.read(); !reflect.DeepEqual(got, replyMap{"save", ""}) {
+	if got := c.Read(); !reflect.DeepEqual(got, resptest.Map{"save", ""}) {
 		t.Fatalf("CONFIG GET save in RESP3: %#v", got)
 	}
 }
@@ -427,11 +303,11 @@ func randomArg(rng *rand.Rand) string {
 // when any single reply will do.
 func randomCommand(rng *rand.Rand) ([]string, func(any) bool) {
 	isErr := func(prefix string) func(any) bool {
-		return func(v any) bool { e, ok := v.(replyErr); return ok && strings.HasPrefix(string(e), prefix) }
+		return func(v any) bool { e, ok := v.(resptest.Err); return ok && strings.HasPrefix(string(e), prefix) }
 	}
 	switch rng.Intn(12) {
 	case 0:
-		return []string{"PING"}, func(v any) bool { return v == status("PONG") }
+		return []string{"PING"}, func(v any) bool { return v == resptest.Status("PONG") }
 	case 1:
 		a := randomArg(rng)
 		return []string{"ECHO", a}, func(v any) bool { return v == a }
@@ -464,7 +340,7 @@ func randomCommand(rng *rand.Rand) ([]string, func(any) bool) {
 	case 6:
 		return []string{"late", randomArg(rng)}, isErr("ERR wrong number of arguments for 'late' command")
 	case 7:
-		return []string{"SELECT", "0"}, func(v any) bool { return v == status("OK") }
+		return []string{"SELECT", "0"}, func(v any) bool { return v == resptest.Status("OK") }
 	case 8:
 		return []string{"COMMAND", "COUNT"}, func(v any) bool { _, ok := v.(int64); return ok }
 	case 9:
@@ -495,18 +371,18 @@ func TestMuxRandomCommands(t *testing.T) {
 		var stream []byte
 		for i := range cmds {
 			cmds[i], checks[i] = randomCommand(rng)
-			stream = append(stream, encode(cmds[i]...)...)
+			stream = append(stream, resptest.Encode(cmds[i]...)...)
 		}
 		chunkSeed := rng.Int63()
 		c := dialTest(t, addr)
-		c.c.SetDeadline(deadline.Add(5 * time.Second))
+		c.C.SetDeadline(deadline.Add(5 * time.Second))
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(chunkSeed))
 			for len(stream) > 0 {
 				n := min(len(stream), 1+r.Intn(700))
-				if _, err := c.c.Write(stream[:n]); err != nil {
+				if _, err := c.C.Write(stream[:n]); err != nil {
 					t.Errorf("writing: %v", err)
 					return
 				}
@@ -516,7 +392,7 @@ func TestMuxRandomCommands(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range cmds {
-				v, err := readReply(c.rd)
+				v, err := resptest.ReadReply(c.R)
 				if err != nil {
 					t.Errorf("reply %d to %q: %v", i, cmds[i], err)
 					return
@@ -527,7 +403,7 @@ func TestMuxRandomCommands(t *testing.T) {
 				}
 			}
 			// Exactly one reply each: nothing more is pending.
-			if v, err := c.pingAfter(); err != nil || v != status("PONG") {
+			if v, err := pingAfter(c); err != nil || v != resptest.Status("PONG") {
 				t.Errorf("after the stream: %#v %v", v, err)
 			}
 		}()
@@ -554,16 +430,16 @@ func TestMuxRandomCommands(t *testing.T) {
 
 	// The server still serves.
 	c := dialTest(t, addr)
-	c.expect(status("PONG"), "PING")
-	c.expect("still here", "ECHO", "still here")
+	c.Expect(resptest.Status("PONG"), "PING")
+	c.Expect("still here", "ECHO", "still here")
 }
 
-// pingAfter sends PING and reads one reply.
-func (tc *testConn) pingAfter() (any, error) {
-	if _, err := tc.c.Write(encode("PING")); err != nil {
+// pingAfter sends PING on c and reads one reply.
+func pingAfter(c *resptest.Conn) (any, error) {
+	if _, err := c.C.Write(resptest.Encode("PING")); err != nil {
 		return nil, err
 	}
-	return readReply(tc.rd)
+	return resptest.ReadReply(c.R)
 }
 
 // randomBytes returns random input: plain noise or noise shaped like RESP.
@@ -579,7 +455,7 @@ func randomBytes(rng *rand.Rand) []byte {
 		case 2:
 			fmt.Fprintf(&b, "$%d\r\n", rng.Intn(12)-1)
 		case 3:
-			b.Write(encode(randomArg(rng), randomArg(rng)))
+			b.Write(resptest.Encode(randomArg(rng), randomArg(rng)))
 		default:
 			b.WriteByte(alphabet[rng.Intn(len(alphabet))])
 		}

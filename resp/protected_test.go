@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 func TestGuardRefusal(t *testing.T) {
@@ -113,15 +115,15 @@ func TestGuardListenerProtectedMode(t *testing.T) {
 func TestGuardListenerMaxClients(t *testing.T) {
 	addr, gl := serveLimited(t, Limits{MaxRequestBytes: 1 << 20}, Guard{MaxClients: 2})
 	a, b := dialTest(t, addr), dialTest(t, addr)
-	a.expect(status("PONG"), "PING")
-	b.expect(status("PONG"), "PING")
+	a.Expect(resptest.Status("PONG"), "PING")
+	b.Expect(resptest.Status("PONG"), "PING")
 	c := dialTest(t, addr)
-	got, _ := readAll(c.c)
+	got, _ := readAll(c.C)
 	if want := "-ERR max number of clients reached\r\n"; string(got) != want {
 		t.Fatalf("third client: %q, want %q", got, want)
 	}
-	a.expect(status("PONG"), "PING") // the others are still served
-	a.c.Close()
+	a.Expect(resptest.Status("PONG"), "PING") // the others are still served
+	a.C.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for gl.Open() != 1 {
 		if time.Now().After(deadline) {
@@ -130,5 +132,5 @@ func TestGuardListenerMaxClients(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	d := dialTest(t, addr)
-	d.expect(status("PONG"), "PING")
+	d.Expect(resptest.Status("PONG"), "PING")
 }
