@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // TestRequirePass: with --requirepass, commands need AUTH first (RESP), or a
@@ -24,7 +26,7 @@ func TestRequirePass(t *testing.T) {
 	rc := dialRaw(t, c.addr)
 	for _, args := range [][]string{{"INCR", "k"}, {"GET", "k"}, {"PING"}, {"SHARDVALUES", "k"}} {
 		v, err := rc.cmd(args...)
-		if e, ok := v.(respError); err != nil || !ok || !strings.HasPrefix(string(e), "NOAUTH") {
+		if e, ok := v.(resptest.Err); err != nil || !ok || !strings.HasPrefix(string(e), "NOAUTH") {
 			t.Fatalf("%v before AUTH: %#v, %v; want a NOAUTH error", args, v, err)
 		}
 	}
@@ -34,14 +36,14 @@ func TestRequirePass(t *testing.T) {
 	if v, err := rc.cmd("INCR", "k"); err != nil || !strings.HasPrefix(asErr(v), "NOAUTH") {
 		t.Fatalf("INCR after a failed AUTH: %#v, %v; want NOAUTH", v, err)
 	}
-	if v, err := rc.cmd("AUTH", "default", "pass"); err != nil || v != "OK" {
+	if v, err := rc.cmd("AUTH", "default", "pass"); err != nil || v != resptest.Status("OK") {
 		t.Fatalf("AUTH default pass: %#v, %v", v, err)
 	}
 	if v, err := rc.cmd("INCRBY", "k", "3"); err != nil || v != int64(3) {
 		t.Fatalf("INCRBY after AUTH: %#v, %v; want 3", v, err)
 	}
 	rc2 := dialRaw(t, c.addr)
-	if v, err := rc2.cmd("AUTH", "pass"); err != nil || v != "OK" {
+	if v, err := rc2.cmd("AUTH", "pass"); err != nil || v != resptest.Status("OK") {
 		t.Fatalf("AUTH pass: %#v, %v", v, err)
 	}
 
@@ -93,6 +95,6 @@ func TestRequirePass(t *testing.T) {
 }
 
 func asErr(v any) string {
-	e, _ := v.(respError)
+	e, _ := v.(resptest.Err)
 	return string(e)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // TestMalformedRESP: a malformed request gets an error reply or a closed
@@ -22,7 +24,7 @@ func TestMalformedRESP(t *testing.T) {
 	}
 	// A second connection that stays open through all of it.
 	bystander := dialRaw(t, c.addr)
-	if v, err := bystander.cmd("PING"); err != nil || v != "PONG" {
+	if v, err := bystander.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 		t.Fatalf("PING: %#v, %v", v, err)
 	}
 
@@ -40,11 +42,11 @@ func TestMalformedRESP(t *testing.T) {
 		rc.send(bad)
 		got := readUntilClosed(rc)
 		for _, r := range got {
-			if _, ok := r.(respError); !ok {
+			if _, ok := r.(resptest.Err); !ok {
 				t.Errorf("%q: got reply %#v; want only error replies (or a closed connection)", bad, r)
 			}
 		}
-		if v, err := bystander.cmd("PING"); err != nil || v != "PONG" {
+		if v, err := bystander.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 			t.Fatalf("after %q another connection's PING: %#v, %v", bad, v, err)
 		}
 	}
@@ -77,7 +79,7 @@ func readUntilClosed(rc *rawConn) []any {
 	var out []any
 	for len(out) < 10 {
 		rc.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		v, err := readReply(rc.r)
+		v, err := resptest.ReadReply(rc.r)
 		if err != nil {
 			return out
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // TestCounterCommands drives the counter commands with go-redis on its
@@ -287,10 +289,10 @@ func TestConnectionCommands(t *testing.T) {
 		t.Fatalf("HELLO 2: %#v, %v; want a 14-element array", v, err)
 	}
 	v, err = rc.cmd("HELLO", "3")
-	if m, ok := v.(respMap); err != nil || !ok || len(m) != 14 || fmt.Sprint(m[4:6]) != "[proto 3]" {
+	if m, ok := v.(resptest.Map); err != nil || !ok || len(m) != 14 || fmt.Sprint(m[4:6]) != "[proto 3]" {
 		t.Fatalf("HELLO 3: %#v, %v; want a 7-entry map with proto 3", v, err)
 	}
-	if v, err := rc.cmd("QUIT"); err != nil || v != "OK" {
+	if v, err := rc.cmd("QUIT"); err != nil || v != resptest.Status("OK") {
 		t.Fatalf("QUIT: %#v, %v", v, err)
 	}
 	if v, err := rc.read(); err == nil {

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // bin is the shardcounter binary TestMain builds.
@@ -504,91 +505,16 @@ func (rc *rawConn) send(s string) {
 // cmd sends args as a RESP array and reads one reply.
 func (rc *rawConn) cmd(args ...string) (any, error) {
 	rc.t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	rc.send(b.String())
+	rc.send(string(resptest.Encode(args...)))
 	return rc.read()
 }
 
-// respError is an error reply.
-type respError string
-
-func (e respError) Error() string { return string(e) }
-
-// read reads one RESP2 or RESP3 reply. An error reply is returned as a
-// respError value (not as err); err is a transport or protocol failure.
+// read reads one reply (see resptest.ReadReply): an error reply is a
+// resptest.Err value, not err; err is a transport or protocol failure.
 func (rc *rawConn) read() (any, error) {
 	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return readReply(rc.r)
+	return resptest.ReadReply(rc.r)
 }
-
-func readReply(r *bufio.Reader) (any, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 3 || !strings.HasSuffix(line, "\r\n") {
-		return nil, fmt.Errorf("malformed reply line %q", line)
-	}
-	kind, body := line[0], line[1:len(line)-2]
-	switch kind {
-	case '+':
-		return body, nil
-	case '-', '!':
-		return respError(body), nil
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '_':
-		return nil, nil
-	case '#':
-		return body == "t", nil
-	case ',', '(':
-		return body, nil
-	case '$', '=':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, fmt.Errorf("bad bulk length %q", body)
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*', '%', '~', '>':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, fmt.Errorf("bad aggregate length %q", body)
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		if kind == '%' {
-			n *= 2
-		}
-		out := make([]any, 0, n)
-		for i := 0; i < n; i++ {
-			v, err := readReply(r)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		if kind == '%' {
-			return respMap(out), nil
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown reply type in %q", line)
-}
-
-// respMap is a RESP3 map as its flat key, value list.
-type respMap []any
 
 // runBin runs the binary to completion (bounded) and returns its exit code
 // and output.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // ending is what a hostile case leaves of its connection.
@@ -231,7 +233,7 @@ func TestHostileInputs(t *testing.T) {
 	checkAfter := func(what string) {
 		t.Helper()
 		for _, b := range []*rawConn{coordBystander, shardBystander} {
-			if v, err := b.cmd("PING"); err != nil || v != "PONG" {
+			if v, err := b.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 				t.Fatalf("after %s, another client's PING: %#v, %v", what, v, err)
 			}
 		}
@@ -311,7 +313,7 @@ func runHostile(t *testing.T, tg hostileTarget, hc hostileCase) {
 			t.Fatalf("%s: reply %d of %d: %v; want %q", what, i+1, len(want), err, w)
 		}
 		got := fmt.Sprint(v)
-		if e, ok := v.(respError); ok {
+		if e, ok := v.(resptest.Err); ok {
 			got = "-" + string(e)
 		}
 		if v == nil {
@@ -323,7 +325,7 @@ func runHostile(t *testing.T, tg hostileTarget, hc hostileCase) {
 	}
 	switch hc.end {
 	case open:
-		if v, err := rc.cmd("PING"); err != nil || v != "PONG" {
+		if v, err := rc.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 			t.Fatalf("%s: the connection should stay usable, but PING got %#v, %v", what, v, err)
 		}
 	case closed:

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // deniedText is Redis 7's protected-mode refusal, word for word.
@@ -34,7 +36,7 @@ func TestAuthDetails(t *testing.T) {
 		t.Fatalf("HELLO 3 AUTH default wrong: %#v, %v", v, err)
 	}
 	v, err := rc.cmd("HELLO", "3", "AUTH", "default", "pass")
-	if m, ok := v.(respMap); err != nil || !ok || len(m) != 14 || m[4] != "proto" || m[5] != int64(3) {
+	if m, ok := v.(resptest.Map); err != nil || !ok || len(m) != 14 || m[4] != "proto" || m[5] != int64(3) {
 		t.Fatalf("HELLO 3 AUTH default pass: %#v, %v; want the RESP3 hello map", v, err)
 	}
 	if v, err := rc.cmd("INCRBY", "k", "2"); err != nil || v != int64(2) {
@@ -55,10 +57,10 @@ func TestAuthDetails(t *testing.T) {
 			t.Fatalf("%v on a shard without its password: %#v, %v; want NOAUTH", args, v, err)
 		}
 	}
-	if v, err := sc.cmd("AUTH", "shardsecret"); err != nil || v != "OK" {
+	if v, err := sc.cmd("AUTH", "shardsecret"); err != nil || v != resptest.Status("OK") {
 		t.Fatalf("AUTH on the shard: %#v, %v", v, err)
 	}
-	if v, err := sc.cmd("SC.PING", "s1"); err != nil || v != "PONG" {
+	if v, err := sc.cmd("SC.PING", "s1"); err != nil || v != resptest.Status("PONG") {
 		t.Fatalf("SC.PING after AUTH: %#v, %v", v, err)
 	}
 
@@ -132,7 +134,7 @@ func TestProtectedMode(t *testing.T) {
 	if err := c.client().Incr(ctx, "pm").Err(); err != nil {
 		t.Fatalf("INCR from 127.0.0.1 in protected mode: %v", err)
 	}
-	if v, err := dialRaw(t, c.shards[0].addr).cmd("PING"); err != nil || v != "PONG" {
+	if v, err := dialRaw(t, c.shards[0].addr).cmd("PING"); err != nil || v != resptest.Status("PONG") {
 		t.Fatalf("PING a shard from 127.0.0.1 in protected mode: %#v, %v", v, err)
 	}
 	ip := nonLoopbackIP()
@@ -236,7 +238,7 @@ func TestMaxClients(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for len(conns) < tc.max {
 			rc := dialRaw(t, tc.addr)
-			if v, err := rc.cmd("PING"); err != nil || v != "PONG" {
+			if v, err := rc.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 				if time.Now().After(deadline) {
 					t.Fatalf("%s: client %d of %d: %#v, %v", tc.name, len(conns)+1, tc.max, v, err)
 				}
@@ -253,7 +255,7 @@ func TestMaxClients(t *testing.T) {
 			t.Fatalf("%s: client %d: %q (%v), want Redis' max clients error and a close", tc.name, tc.max+1, all, err)
 		}
 		for _, rc := range conns {
-			if v, err := rc.cmd("PING"); err != nil || v != "PONG" {
+			if v, err := rc.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 				t.Fatalf("%s: a client within the limit after the refusal: %#v, %v", tc.name, v, err)
 			}
 		}
@@ -261,7 +263,7 @@ func TestMaxClients(t *testing.T) {
 		var v any
 		for deadline := time.Now().Add(5 * time.Second); ; {
 			rc := dialRaw(t, tc.addr)
-			if v, err = rc.cmd("PING"); err == nil && v == "PONG" {
+			if v, err = rc.cmd("PING"); err == nil && v == resptest.Status("PONG") {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -285,7 +287,7 @@ func TestIdleTimeout(t *testing.T) {
 		idle, busy := dialRaw(t, addr), dialRaw(t, addr)
 		start := time.Now()
 		for time.Since(start) < 1500*time.Millisecond {
-			if v, err := busy.cmd("PING"); err != nil || v != "PONG" {
+			if v, err := busy.cmd("PING"); err != nil || v != resptest.Status("PONG") {
 				t.Fatalf("%s: a busy connection after %s: %#v, %v", addr, time.Since(start), v, err)
 			}
 			time.Sleep(200 * time.Millisecond)
