@@ -1,14 +1,11 @@
 package coordinator
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -164,38 +161,15 @@ func FuzzCoordinatorRESP(f *testing.F) {
 	s := fuzzCluster(f)
 	addr := s.Addr().String()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(15 * time.Second))
-		go func() {
-			c.Write(data)
-			c.(*net.TCPConn).CloseWrite()
-		}()
-		out, err := io.ReadAll(c)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("no end of replies within 15s; got %q", out)
-		}
-		n, perr := countRESPReplies(out)
+		out := resptest.SendAll(t, addr, data, 15*time.Second)
+		n, perr := resptest.CountReplies(out)
 		if perr != nil {
 			t.Fatalf("malformed reply stream: %v\n%q", perr, out)
 		}
 		if want, ok := respCommands(data, 64<<10, 4<<10); ok && n != want {
 			t.Fatalf("%d commands got %d replies:\n%q\n%q", want, n, data, out)
 		}
-		p, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("coordinator gone after %q: %v", data, err)
-		}
-		defer p.Close()
-		p.SetDeadline(time.Now().Add(5 * time.Second))
-		p.Write([]byte("*1\r\n$4\r\nPING\r\n"))
-		if line, err := bufio.NewReader(p).ReadString('\n'); line != "+PONG\r\n" {
-			t.Fatalf("PING after %q: %q, %v", data, line, err)
-		}
+		resptest.StillServes(t, addr, data)
 	})
 }
 
@@ -234,21 +208,5 @@ func respCommands(data []byte, maxRequest, maxBulk int) (n int, ok bool) {
 			}
 		}
 		n += len(cmds)
-	}
-}
-
-// countRESPReplies counts the top-level RESP2/RESP3 replies in b and fails
-// on anything malformed or cut short.
-func countRESPReplies(b []byte) (int, error) {
-	r := bufio.NewReader(bytes.NewReader(b))
-	n := 0
-	for {
-		if _, err := r.Peek(1); err == io.EOF {
-			return n, nil
-		}
-		if _, err := resptest.ReadReply(r); err != nil {
-			return n, err
-		}
-		n++
 	}
 }

@@ -1,18 +1,17 @@
 package resp
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // fuzzServer is one server per fuzzing process: the connection commands
@@ -107,40 +106,15 @@ func FuzzRESP(f *testing.F) {
 	f.Add([]byte("PING\r\nECHO hi\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		addr := fuzzAddr(t)
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		go func() {
-			c.Write(data)
-			c.(*net.TCPConn).CloseWrite()
-		}()
-		out, err := io.ReadAll(c)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("no end of replies within 10s; got %q", out)
-		}
-		n, perr := countReplies(out)
+		out := resptest.SendAll(t, addr, data, 10*time.Second)
+		n, perr := resptest.CountReplies(out)
 		if perr != nil {
 			t.Fatalf("malformed reply stream: %v\n%q", perr, out)
 		}
 		if want, ok := completeCommands(data); ok && n != want {
 			t.Fatalf("%d commands got %d replies:\n%q\n%q", want, n, data, out)
 		}
-		// The server still serves others.
-		p, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("server gone after %q: %v", data, err)
-		}
-		defer p.Close()
-		p.SetDeadline(time.Now().Add(5 * time.Second))
-		p.Write([]byte("*1\r\n$4\r\nPING\r\n"))
-		line, err := bufio.NewReader(p).ReadString('\n')
-		if line != "+PONG\r\n" {
-			t.Fatalf("PING after %q: %q, %v", data, line, err)
-		}
+		resptest.StillServes(t, addr, data)
 	})
 }
 
@@ -171,73 +145,4 @@ func completeCommands(data []byte) (int, bool) {
 		}
 		n += len(cmds)
 	}
-}
-
-// countReplies counts the top-level RESP2/RESP3 replies in b and fails on
-// anything malformed or cut short.
-func countReplies(b []byte) (int, error) {
-	r := bufio.NewReader(bytes.NewReader(b))
-	n := 0
-	for {
-		if _, err := r.Peek(1); err == io.EOF {
-			return n, nil
-		}
-		if err := skipReply(r, 0); err != nil {
-			return n, err
-		}
-		n++
-	}
-}
-
-// skipReply reads one RESP2/RESP3 reply and fails on anything malformed.
-func skipReply(r *bufio.Reader, depth int) error {
-	if depth > 16 {
-		return errors.New("replies nested too deep")
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return errors.New("malformed reply line " + strconv.Quote(line))
-	}
-	body := line[1 : len(line)-2]
-	if strings.ContainsRune(body, '\r') {
-		return errors.New("CR inside reply line " + strconv.Quote(line))
-	}
-	switch line[0] {
-	case '+', '-', '_', '#', ',', '(':
-		return nil
-	case ':':
-		_, err := strconv.ParseInt(body, 10, 64)
-		return err
-	case '$', '=', '!', '*', '%', '~', '>':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < -1 {
-			return errors.New("bad length in " + strconv.Quote(line))
-		}
-		switch line[0] {
-		case '$', '=', '!':
-			if n < 0 {
-				return nil
-			}
-			buf := make([]byte, n+2)
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return err
-			}
-			if buf[n] != '\r' || buf[n+1] != '\n' {
-				return errors.New("bulk reply not ended by CRLF")
-			}
-			return nil
-		case '%':
-			n *= 2
-		}
-		for i := 0; i < n; i++ {
-			if err := skipReply(r, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return errors.New("unknown reply type in " + strconv.Quote(line))
 }
