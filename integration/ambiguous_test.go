@@ -149,22 +149,17 @@ func (p *cutProxy) serve(client net.Conn) {
 // shard: that would apply it twice (DESIGN.md, Routing and invariant 3).
 func TestAmbiguousWriteIsNotReplayedElsewhere(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	var shards []*proc
-	var addrs []string
-	for _, id := range []string{"s1", "s2", "s3"} {
-		a := freeAddr(t)
-		p := startProc(t, "shard "+id, "shard", "--id", id, "--listen", a, "--data", dir+"/"+id)
-		waitReady(t, p, a)
-		shards = append(shards, p)
-		addrs = append(addrs, a)
-	}
-	proxy := newCutProxy(t, addrs[0])
-	c := &cluster{t: t, addr: freeAddr(t), httpAddr: freeAddr(t)}
-	c.coordArgs = []string{"coordinator", "--listen", c.addr, "--http", c.httpAddr,
-		"--shards", "s1=" + proxy.addr + ",s2=" + addrs[1] + ",s3=" + addrs[2],
-		"--shard-timeout", "300ms", "--write-timeout", "1s"}
-	c.startCoordinator()
+	var proxy *cutProxy
+	c := startCluster(t, clusterOpts{
+		coordArgs: []string{"--shard-timeout", "300ms", "--write-timeout", "1s"},
+		front: func(i int, addr string) string {
+			if i > 0 {
+				return addr
+			}
+			proxy = newCutProxy(t, addr)
+			return proxy.addr
+		},
+	})
 	rdb := c.client()
 
 	key := keyOn(t, rdb, "s1", "ambiguous") // holds 1, on s1

@@ -153,20 +153,17 @@ func (p *faultProxy) serve(client net.Conn) {
 // acknowledged increment is counted, none twice, and no total exceeds the
 // increments sent.
 func TestFaultsNeverCountTwice(t *testing.T) {
-	dir := t.TempDir()
-	var addrs []string
-	for _, id := range []string{"s1", "s2", "s3"} {
-		a := freeAddr(t)
-		p := startProc(t, "shard "+id, "shard", "--id", id, "--listen", a, "--data", dir+"/"+id)
-		waitReady(t, p, a)
-		addrs = append(addrs, a)
-	}
-	proxy := newFaultProxy(t, addrs[0])
-	c := &cluster{t: t, addr: freeAddr(t), httpAddr: freeAddr(t)}
-	c.coordArgs = []string{"coordinator", "--listen", c.addr, "--http", c.httpAddr,
-		"--shards", "s1=" + proxy.addr + ",s2=" + addrs[1] + ",s3=" + addrs[2],
-		"--shard-timeout", "300ms", "--write-timeout", "2s"}
-	c.startCoordinator()
+	var proxy *faultProxy
+	c := startCluster(t, clusterOpts{
+		coordArgs: []string{"--shard-timeout", "300ms", "--write-timeout", "2s"},
+		front: func(i int, addr string) string {
+			if i > 0 {
+				return addr
+			}
+			proxy = newFaultProxy(t, addr)
+			return proxy.addr
+		},
+	})
 
 	g := newLoadGen(t, c.addr, "", "faults", 30, 30)
 	g.start(30)

@@ -243,6 +243,9 @@ type clusterOpts struct {
 	shardArgs []string // extra flags for every shard
 	coordArgs []string // extra flags for the coordinator
 	password  string   // the coordinator's --requirepass, used by clients
+	// front, when set, is the address the coordinator is given for shard i
+	// (from 0), which listens on addr: a fault proxy in front of it, say.
+	front func(i int, addr string) string
 }
 
 // cluster is a set of shard processes and one coordinator process on free
@@ -270,7 +273,11 @@ func startCluster(t *testing.T, o clusterOpts) *cluster {
 	for i := 1; i <= o.shards; i++ {
 		s := &shardProc{id: fmt.Sprintf("s%d", i), addr: freeAddr(t), dir: filepath.Join(dir, fmt.Sprintf("s%d", i)), args: o.shardArgs}
 		c.shards = append(c.shards, s)
-		list = append(list, s.id+"="+s.addr)
+		addr := s.addr
+		if o.front != nil {
+			addr = o.front(i-1, s.addr)
+		}
+		list = append(list, s.id+"="+addr)
 	}
 	for i := range c.shards {
 		c.startShard(i)
