@@ -26,6 +26,20 @@ func newLedger() *ledger {
 	return &ledger{acked: map[string]int64{}, failed: map[string]int64{}}
 }
 
+// writeUntilStopped runs write in the background until the returned stop is
+// called; stop returns when every write has ended.
+func (l *ledger) writeUntilStopped(rdb *redis.Client, keys []string, workers int) (stop func()) {
+	stopCh, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		l.write(rdb, keys, workers, 1<<30, stopCh)
+		close(done)
+	}()
+	return func() {
+		close(stopCh)
+		<-done
+	}
+}
+
 // write runs ops INCRBYs spread over keys from workers goroutines, or until
 // stop is closed (if stop is not nil). Failures are recorded, not fatal.
 func (l *ledger) write(rdb *redis.Client, keys []string, workers, ops int, stop <-chan struct{}) {
@@ -130,19 +144,13 @@ func TestShardKill9DuringWrites(t *testing.T) {
 	rdb := newClient(t, &redis.Options{Addr: c.addr, MaxRetries: -1})
 	keys := testKeys("inflight", 30)
 	l := newLedger()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		l.write(rdb, keys, 8, 1<<30, stop)
-		close(done)
-	}()
+	stop := l.writeUntilStopped(rdb, keys, 8)
 	time.Sleep(300 * time.Millisecond)
 	c.killShard(1)
 	time.Sleep(300 * time.Millisecond)
 	c.startShard(1)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	<-done
+	stop()
 	if l.nAck == 0 {
 		t.Fatal("no increment was acknowledged")
 	}
@@ -209,12 +217,7 @@ func TestShardSIGTERMUnderLoad(t *testing.T) {
 	rdb := newClient(t, &redis.Options{Addr: c.addr, MaxRetries: -1})
 	keys := testKeys("term", 30)
 	l := newLedger()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		l.write(rdb, keys, 8, 1<<30, stop)
-		close(done)
-	}()
+	stop := l.writeUntilStopped(rdb, keys, 8)
 	// Each shard in turn: a clean stop under load, and a restart.
 	for i := range c.shards {
 		time.Sleep(200 * time.Millisecond)
@@ -222,8 +225,7 @@ func TestShardSIGTERMUnderLoad(t *testing.T) {
 		c.startShard(i)
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	<-done
+	stop()
 	t.Logf("%d increments acknowledged, %d failed", l.nAck, l.nFail)
 	c.waitHealthy()
 	l.checkBounds(t, rdb, keys)
