@@ -106,4 +106,24 @@ func TestStatsCountsCounters(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// New counters are counted again once the last count is a second old.
+	for i := 31; i <= 35; i++ {
+		if _, err := incr(ctx, c, "s1", fmt.Sprintf("new%d", i), 1, 9, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Do(ctx, resp.CmdStats, "s1").Result(); err != nil {
+			t.Fatal(err)
+		}
+		st := s.Stats()
+		if st.Counters == 15 {
+			break
+		}
+		if (st.Counters != 10 && st.Counters != 15) || time.Now().After(deadline) {
+			t.Fatalf("counters = %d after 5 more; want 15", st.Counters)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

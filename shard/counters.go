@@ -17,8 +17,10 @@ import (
 // and never in a request: Stats answers from the last count and starts a
 // new scan when that is older than countMaxAge, and no sooner than
 // countGapFactor times the last scan's duration after it, so a big shard
-// spends at most a small share of a core counting. A scan stops at
-// countLimit records; Capped then says the number is a lower bound.
+// under load spends at most 1% of a core counting. A shard that has
+// written nothing since the last scan began keeps that count without
+// scanning. A scan stops at countLimit records; Capped then says the
+// number is a lower bound.
 type counterCount struct {
 	mu      sync.Mutex
 	n       int64
@@ -26,12 +28,13 @@ type counterCount struct {
 	capped  bool
 	at      time.Time     // when the last scan ended
 	took    time.Duration // how long it ran
+	batches uint64        // the writer's batch count when it began
 	running bool
 }
 
 const (
 	countMaxAge    = time.Second
-	countGapFactor = 20
+	countGapFactor = 100
 	countLimit     = 10_000_000
 )
 
@@ -41,12 +44,14 @@ func (s *Server) counters() (n int64, capped bool) {
 	c := &s.count
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.running && time.Since(c.at) > max(countMaxAge, countGapFactor*c.took) {
+	written := s.w.batches.Load()
+	stale := !c.known || written != c.batches
+	if !c.running && stale && time.Since(c.at) > max(countMaxAge, countGapFactor*c.took) {
 		s.mu.Lock()
 		// goFunc only before Shutdown starts waiting for the goroutines.
 		if !s.closing {
 			c.running = true
-			s.goFunc(s.countCounters)
+			s.goFunc(func() { s.countCounters(written) })
 		}
 		s.mu.Unlock()
 	}
@@ -56,9 +61,10 @@ func (s *Server) counters() (n int64, capped bool) {
 	return c.n, c.capped
 }
 
-// countCounters scans the counter records and stores the count. It gives
-// up, keeping the last count, when the shard starts shutting down.
-func (s *Server) countCounters() {
+// countCounters scans the counter records and stores the count, taken when
+// the writer had written batches batches. It gives up, keeping the last
+// count, when the shard starts shutting down.
+func (s *Server) countCounters(batches uint64) {
 	start := time.Now()
 	n, capped, ok := s.st.countCounters(countLimit, s.draining.Load)
 	c := &s.count
@@ -67,7 +73,7 @@ func (s *Server) countCounters() {
 	c.running = false
 	c.at, c.took = time.Now(), time.Since(start)
 	if ok {
-		c.n, c.capped, c.known = n, capped, true
+		c.n, c.capped, c.known, c.batches = n, capped, true, batches
 	}
 }
 
