@@ -200,5 +200,17 @@ busy_pct() {
 	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%.0f\n", (all > 0 ? 100 * busy / all : 0) }'
 }
 
+# cpu_ticks PID...: the CPU time, user + system in clock ticks, that each
+# process has used so far (every thread of it), space separated; 0 for a
+# process that is gone. The command name in /proc/PID/stat may hold spaces,
+# so the fields are counted after its closing parenthesis.
+cpu_ticks() {
+	local p
+	for p in "$@"; do
+		{ sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || echo; } | awk '{ printf "%d ", $12 + $13 }'
+	done
+	echo
+}
+
 # vm_kib PID FIELD: VmRSS or VmHWM of PID in KiB.
 vm_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }

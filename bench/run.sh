@@ -134,16 +134,36 @@ probe_n() {
 	esac
 }
 
-# rb PORT N WORKLOAD OUTFILE: one redis-benchmark run, CSV to OUTFILE.
+# rb PORT N WORKLOAD OUTFILE: one redis-benchmark run, CSV to OUTFILE, and
+# the CPU time the client used (clock ticks) to OUTFILE.client-ticks.
 # A run that hangs (a server that stopped answering) is killed after
 # RB_TIMEOUT seconds and counts as failed.
 RB_TIMEOUT=$(awk -v s="$SECS" 'BEGIN { printf "%d", 10 * s + 60 }')
 rb() {
 	local port=$1 n=$2 wl=$3 out=$4 rc=0
-	# shellcheck disable=SC2046
-	timeout -k 5 "$RB_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" --csv $(bench_args "$wl") >"$out" 2>"$out.err" || rc=$?
+	(
+		rc=0 self=$BASHPID # in the pipeline below, BASHPID would be the pipeline's own process
+		# shellcheck disable=SC2046
+		timeout -k 5 "$RB_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" --csv $(bench_args "$wl") >"$out" 2>"$out.err" || rc=$?
+		# This subshell's only waited-for child so far is the client (with
+		# timeout): their CPU time is its cutime + cstime.
+		sed 's/^.*) //' "/proc/$self/stat" | awk '{ print $14 + $15 }' >"$out.client-ticks"
+		exit "$rc"
+	) || rc=$?
 	((rc != 124)) || echo "redis-benchmark did not finish within ${RB_TIMEOUT}s" >>"$out.err"
 	return "$rc"
+}
+
+# cpu_record FILE N BEFORE AFTER CLIENT: the CPU time of one measured run of
+# N requests. BEFORE and AFTER are cpu_ticks of SYS_PIDS; the last of them is
+# the front (the process the clients talk to), the others are the back.
+cpu_record() {
+	local file=$1 n=$2 client=$3 b a i back=0
+	read -ra b <<<"$4"
+	read -ra a <<<"$5"
+	for ((i = 0; i < ${#a[@]} - 1; i++)); do back=$((back + a[i] - b[i])); done
+	printf 'n=%s\nhz=%s\nfront=%s\nback=%s\nclient=%s\n' "$n" "$(getconf CLK_TCK)" \
+		"$((a[-1] - b[-1]))" "$back" "$client" >"$file"
 }
 
 # sent WORKLOAD N: INCRs of the one key counter:__rand_int__ that a run of N
@@ -172,7 +192,11 @@ measure() {
 		expect=$((expect + $(sent "$wl" "$n")))
 		rps=$("$REPORT" rps "$dir/probe$round.csv") || rps=0
 		n=$("$REPORT" size "$rps" "$SECS" "$(probe_n "$wl")")
+		local before
+		before=$(cpu_ticks "${SYS_PIDS[@]}")
 		if rb "$PORT" "$n" "$wl" "$dir/rep$round.csv"; then
+			cpu_record "$dir/cpu$round.env" "$n" "$(cat "$dir/rep$round.csv.client-ticks")" \
+				"$before" "$(cpu_ticks "${SYS_PIDS[@]}")"
 			expect=$((expect + $(sent "$wl" "$n")))
 			log "  $sys $wl: $("$REPORT" rps "$dir/rep$round.csv" || echo '?') ops/s (n=$n)"
 		else

@@ -285,6 +285,8 @@ func render(r *results) string {
 	p("| target | workload | measured | result | how far off |\n| --- | --- | ---: | --- | --- |\n")
 	b.WriteString(tb.String())
 
+	renderCPU(&b, r)
+
 	// Checks.
 	p("\n### Checks\n\n")
 	p("After the INCR runs of each round, `GET counter:__rand_int__` must equal every INCR of that key that redis-benchmark sent (warm-up and measured; it exits on an error reply).\n\n")
@@ -389,3 +391,58 @@ func splice(path, name, md string) error {
 
 // sectionOrder is the order of the sections in bench/RESULTS.md.
 var sectionOrder = []string{"bench", "scale"}
+
+// cpuRoles names the front and the back of each system for the CPU table.
+var cpuRoles = map[string][2]string{
+	"A": {"coordinator", "3 shards"},
+	"B": {"redis-server", ""},
+	"C": {"redis-server", ""},
+	"D": {"nutcracker", "3 redis-servers"},
+	"E": {"coordinator", "3 shards"},
+}
+
+// renderCPU writes the CPU time per request of every system: where the
+// machine's cores went, and how many of them a run kept busy.
+func renderCPU(b *strings.Builder, r *results) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	found := false
+	for _, sys := range redisSystems {
+		for _, wl := range workloads {
+			if c := r.get(sys, wl.id); c != nil && c.cpu != nil {
+				found = true
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	p("\n### Where the CPU goes\n\n")
+	p("CPU time (user + system) per request in µs, from `/proc/PID/stat` of every server process before and after each measured run "+
+		"and from the benchmark client's own usage; medians over the rounds. The front is the process the clients talk to, "+
+		"the back is the processes behind it. Busy is all of it times ops/s: how many of the machine's %s cores the run kept busy; "+
+		"a run near that number is bound by CPU, one well below it by waiting.\n\n", r.meta["nproc"])
+	p("| workload | system | front µs | back µs | client µs | all µs | busy (cores) |\n")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, wl := range workloads {
+		first := true
+		for _, sys := range redisSystems {
+			c := r.get(sys, wl.id)
+			if c == nil || c.cpu == nil {
+				continue
+			}
+			name := ""
+			if first {
+				name = "**" + wl.name + "**"
+				first = false
+			}
+			roles := cpuRoles[sys]
+			front := fmt.Sprintf("%.1f (%s)", c.cpu.front, roles[0])
+			back := "–"
+			if roles[1] != "" {
+				back = fmt.Sprintf("%.1f (%s)", c.cpu.back, roles[1])
+			}
+			p("| %s | %s | %s | %s | %.1f | %.1f | %.2f |\n", name, short(sys), front, back, c.cpu.client,
+				c.cpu.total(), c.cpu.total()*c.ops/1e6)
+		}
+	}
+}

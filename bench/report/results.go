@@ -18,13 +18,25 @@ import (
 type run struct {
 	ops      float64 // ops/s (transactions/s for pgbench)
 	p50, p99 float64 // ms
+	cpu      *cpuUse // nil where it was not measured
 }
+
+// cpuUse is the CPU time (user + system) one run took per request, in µs:
+// in the process the clients talk to (the front: a coordinator, nutcracker,
+// or Redis itself), in the processes behind it (the back: the shards, or
+// the Redis servers behind nutcracker), and in the benchmark client.
+type cpuUse struct {
+	front, back, client float64
+}
+
+func (c cpuUse) total() float64 { return c.front + c.back + c.client }
 
 // cell is every run of one system on one workload, and their medians.
 type cell struct {
 	runs          []run
 	ops, p50, p99 float64 // medians
 	spread        float64 // (max-min)/median of ops, 0 with one run
+	cpu           *cpuUse // medians of the runs that have it
 }
 
 func (c *cell) ok() bool { return c != nil && len(c.runs) > 0 }
@@ -82,6 +94,29 @@ func readCSV(path string) (run, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// readCPU reads the cpu<round>.env that bench/run.sh wrote next to a
+// measured run: n requests, hz clock ticks a second, and the ticks of the
+// front, the back and the client.
+func readCPU(path string) (*cpuUse, error) {
+	kv, err := readEnv(path)
+	if err != nil {
+		return nil, err
+	}
+	num := map[string]float64{}
+	for _, k := range []string{"n", "hz", "front", "back", "client"} {
+		v, err := strconv.ParseFloat(kv[k], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %q is not a number", path, k, kv[k])
+		}
+		num[k] = v
+	}
+	if num["n"] <= 0 || num["hz"] <= 0 {
+		return nil, fmt.Errorf("%s: n and hz must be positive", path)
+	}
+	us := func(ticks float64) float64 { return ticks / num["hz"] * 1e6 / num["n"] }
+	return &cpuUse{front: us(num["front"]), back: us(num["back"]), client: us(num["client"])}, nil
 }
 
 var tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
@@ -162,6 +197,15 @@ func summarize(runs []run) *cell {
 	if len(runs) > 1 && c.ops > 0 {
 		c.spread = (slices.Max(ops) - slices.Min(ops)) / c.ops
 	}
+	var front, back, client []float64
+	for _, r := range runs {
+		if r.cpu != nil {
+			front, back, client = append(front, r.cpu.front), append(back, r.cpu.back), append(client, r.cpu.client)
+		}
+	}
+	if len(front) > 0 {
+		c.cpu = &cpuUse{front: median(front), back: median(back), client: median(client)}
+	}
 	return c
 }
 
@@ -200,6 +244,7 @@ func readLines(path string) []string {
 //
 //	meta.env
 //	<sys>/<workload>/rep<round>.csv   redis-benchmark --csv, measured runs
+//	<sys>/<workload>/cpu<round>.env   the CPU time of that run (readCPU)
 //	<sys>/check                       "<round> <expected> <got>" lines
 //	<sys>/errors                      failed runs
 //	PG-<variant>/rep<round>/          pgbench out.txt and txlog.*
@@ -225,6 +270,10 @@ func load(dir string) (*results, error) {
 				if err != nil {
 					res.errors[sys] = append(res.errors[sys], err.Error())
 					continue
+				}
+				round := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "rep"), ".csv")
+				if r.cpu, err = readCPU(filepath.Join(filepath.Dir(f), "cpu"+round+".env")); err != nil && !errors.Is(err, os.ErrNotExist) {
+					res.errors[sys] = append(res.errors[sys], err.Error())
 				}
 				runs = append(runs, r)
 			}
