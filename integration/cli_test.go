@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,40 @@ func TestHelpAndBadFlags(t *testing.T) {
 		if !strings.Contains(stderr, tc.want) {
 			t.Errorf("shardcounter %v: stderr does not mention %q:\n%s", tc.args, tc.want, stderr)
 		}
+	}
+}
+
+// TestServersQuietSysmon: a server command runs with GODEBUG's schedtrace
+// set, which keeps the Go runtime's monitor thread out of its deep sleep
+// (cmd/shardcounter/sysmon.go), and keeps the other GODEBUG settings; a
+// GODEBUG that names schedtrace is left as it is.
+func TestServersQuietSysmon(t *testing.T) {
+	godebug := func(p *proc) string {
+		t.Helper()
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
+		if err != nil {
+			t.Fatalf("read the environment of %s: %v", p.name, err)
+		}
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	t.Setenv("GODEBUG", "madvdontneed=1")
+	addr := freeAddr(t)
+	p := startProc(t, "shard", "shard", "--id", "s1", "--listen", addr, "--data", t.TempDir())
+	waitReady(t, p, addr)
+	if got, want := godebug(p), "madvdontneed=1,schedtrace=2147483647"; got != want {
+		t.Errorf("shard runs with GODEBUG=%q, want %q", got, want)
+	}
+
+	t.Setenv("GODEBUG", "schedtrace=0")
+	addr = freeAddr(t)
+	p = startProc(t, "shard2", "shard", "--id", "s2", "--listen", addr, "--data", t.TempDir())
+	waitReady(t, p, addr)
+	if got := godebug(p); got != "schedtrace=0" {
+		t.Errorf("shard started with GODEBUG=schedtrace=0 runs with GODEBUG=%q", got)
 	}
 }

@@ -42,6 +42,11 @@ Run 'shardcounter <command> -h' for the flags of a command.
 `
 
 func main() {
+	if len(os.Args) > 1 && servesUntilStopped(os.Args[1]) {
+		if err := reexecQuietSysmon(); err != nil {
+			fmt.Fprintf(os.Stderr, "shardcounter: running on without GODEBUG=%s: %v\n", quietSysmon, err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one ends the process at once.
 	context.AfterFunc(ctx, stop)
@@ -89,6 +94,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardcounter: %v\n", err)
 		return 1
 	}
+}
+
+// servesUntilStopped reports whether command runs a server (see sysmon.go).
+func servesUntilStopped(command string) bool {
+	switch command {
+	case "shard", "coordinator", "local":
+		return true
+	}
+	return false
 }
 
 // server is what a command runs.

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"syscall"
+)
+
+// The Go runtime's monitor thread, sysmon, sleeps deeply while every P is
+// idle. The next system call wakes it with a futex, and after such a wake
+// it polls every 20 µs for a millisecond or more before it sleeps again
+// (golang/go#18236: the tick is hard-coded). A shard or a coordinator goes
+// idle and busy again thousands of times a second, once per round it
+// serves, so every round paid for a wake-up and a burst of polling. perf
+// showed sysmon's sleeping and waking as close to half of a shard's CPU
+// time (INCR of one key, 50 clients, GOMAXPROCS=1); docs/OPERATIONS.md has
+// the before and after.
+//
+// sysmon never sleeps deeply while GODEBUG's schedtrace is set, and it then
+// stretches its tick up to 10 ms when it finds nothing to do. The runtime
+// reads GODEBUG only when the process starts, so the server commands
+// execute themselves again, once, with schedtrace at its largest value:
+// the scheduler line it prints comes every 24.8 days, and once at start on
+// a host that has been up longer than that. A GODEBUG that names
+// schedtrace itself (schedtrace=0 turns this off) is left as it is.
+const quietSysmon = "schedtrace=2147483647"
+
+// quietSysmonEnv returns env with quietSysmon added to its GODEBUG, or
+// false when that GODEBUG names schedtrace already.
+func quietSysmonEnv(env []string) ([]string, bool) {
+	out := make([]string, 0, len(env)+1)
+	done := false
+	for _, kv := range env {
+		val, isGodebug := strings.CutPrefix(kv, "GODEBUG=")
+		if !isGodebug || done {
+			out = append(out, kv)
+			continue
+		}
+		// The runtime reads the first GODEBUG of the environment.
+		for field := range strings.SplitSeq(val, ",") {
+			if key, _, _ := strings.Cut(field, "="); strings.TrimSpace(key) == "schedtrace" {
+				return env, false
+			}
+		}
+		if val != "" {
+			val += ","
+		}
+		out = append(out, "GODEBUG="+val+quietSysmon)
+		done = true
+	}
+	if !done {
+		out = append(out, "GODEBUG="+quietSysmon)
+	}
+	return out, true
+}
+
+// reexecQuietSysmon replaces this process with itself, same arguments,
+// under quietSysmonEnv. It returns nil without doing so when GODEBUG names
+// schedtrace already (as it does after the re-execution), and an error
+// when the execution failed; the process then runs on as it is.
+func reexecQuietSysmon() error {
+	env, ok := quietSysmonEnv(os.Environ())
+	if !ok {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(exe, os.Args, env)
+}
