@@ -43,7 +43,7 @@ fmt:
 clean:
 	rm -rf bin
 
-.PHONY: bench bench-scale
+.PHONY: bench bench-scale bench-profile
 
 ## bench: throughput and latency against Redis, twemproxy and PostgreSQL (about 10 min; BENCH_QUICK=1 for a 1-min smoke run); writes bench/RESULTS.md
 bench:
@@ -52,3 +52,7 @@ bench:
 ## bench-scale: load 10M counters into 3 shards, record RSS and restart time (SCALE_KEYS=1000000 for a quick one); writes bench/RESULTS.md
 bench-scale:
 	bench/scale.sh
+
+## bench-profile: perf profiles of shardcounter's coordinator and a shard under each bench workload (about 2 min); writes bench/profiles/
+bench-profile:
+	bench/profile.sh

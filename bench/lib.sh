@@ -200,6 +200,16 @@ busy_pct() {
 	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%.0f\n", (all > 0 ? 100 * busy / all : 0) }'
 }
 
+# bench_args WORKLOAD: the redis-benchmark arguments besides -p/-n/--csv.
+bench_args() {
+	case $1 in
+	incr1) echo "-t incr" ;;             # key counter:__rand_int__ (literal without -r)
+	incr1_p16) echo "-t incr -P 16" ;;
+	incrR_p16) echo "-t incr -r 1000000 -P 16" ;; # keys counter:000000000000..counter:000000999999
+	get) echo "GET counter:__rand_int__" ;;      # the key incr1 and incr1_p16 counted up
+	esac
+}
+
 # cpu_ticks PID...: the CPU time, user + system in clock ticks, that each
 # process has used so far (every thread of it), space separated; 0 for a
 # process that is gone. The command name in /proc/PID/stat may hold spaces,

@@ -116,16 +116,6 @@ start_D() {
 
 # ---------------------------------------------------------------- workloads
 
-# bench_args WORKLOAD: the redis-benchmark arguments besides -p/-n/--csv.
-bench_args() {
-	case $1 in
-	incr1) echo "-t incr" ;;             # key counter:__rand_int__ (literal without -r)
-	incr1_p16) echo "-t incr -P 16" ;;
-	incrR_p16) echo "-t incr -r 1000000 -P 16" ;; # keys counter:000000000000..counter:000000999999
-	get) echo "GET counter:__rand_int__" ;;      # the key incr1 and incr1_p16 counted up
-	esac
-}
-
 # probe_n WORKLOAD: requests of the warm-up run that sizes the measured one.
 probe_n() {
 	case $1 in

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# make bench-profile: where system A's CPU time goes, function by function,
+# under each workload of make bench (issue 3 asks which profile shows why
+# a target is missed).
+#
+# For each workload: starts A as make bench does (3 shard processes and a
+# coordinator, GOMAXPROCS=$BENCH_GOMAXPROCS, default 1), runs redis-benchmark
+# with 50 clients, and records perf (call graphs, 999 Hz) of the coordinator
+# and the shards for PROFILE_SECS seconds in the middle of the run. Writes
+# bench/profiles/<workload>.md: the CPU time per request of each process,
+# and for the coordinator and the busiest shard the functions that took the
+# most of it, inclusive (with what they call) and by themselves.
+#
+#   bench/profile.sh [WORKLOAD...]   incr1 incr1_p16 incrR_p16 get (default: all)
+#
+# Environment: PROFILE_SECS (5), PROFILE_TOP (45 lines each), BENCH_KEEP=1
+# (keep perf.data and the logs), BENCH_NO_BUILD=1 with BIN=path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+SECS=${PROFILE_SECS:-5}
+TOP=${PROFILE_TOP:-45}
+OUTDIR=bench/profiles
+CLIENTS=50
+WORKLOADS=("$@")
+((${#WORKLOADS[@]} > 0)) || WORKLOADS=(incr1 incr1_p16 incrR_p16 get)
+for wl in "${WORKLOADS[@]}"; do
+	[[ -n $(bench_args "$wl") ]] || die "unknown workload $wl (incr1 incr1_p16 incrR_p16 get)"
+done
+
+need_packages redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools perf:linux-perf
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+	make --no-print-directory deps build >&2
+fi
+[[ -x $BIN ]] || die "$BIN not found: run make build"
+make_work shardcounter-profile
+build_tools
+mkdir -p "$OUTDIR"
+
+# report PERFDATA PID TITLE: the two top lists of one process as markdown.
+report() {
+	local data=$1 pid=$2 title=$3 mode
+	for mode in children no-children; do
+		if [[ $mode == children ]]; then
+			echo "#### $title: inclusive (the function and what it calls)"
+		else
+			echo "#### $title: by itself"
+		fi
+		echo
+		echo '```'
+		# head ends the pipe early: no pipefail here.
+		(
+			set +o pipefail
+			perf report -i "$data" --pid "$pid" --"$mode" --percentage relative --sort symbol -g none --stdio 2>/dev/null |
+				awk '!/^#/ && /%/' | head -n "$TOP" | sed 's/[ -]*$//' | cut -c1-150
+		)
+		echo '```'
+		echo
+	done
+}
+
+for wl in "${WORKLOADS[@]}"; do
+	log "$wl: starting A"
+	start_shardcounter A 0
+	coord=$COORD_PID
+	# Sized to outlast the warm-up, the recording and a margin.
+	rps_probe=$WORK/$wl-probe.csv
+	# shellcheck disable=SC2046
+	redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n 20000 --csv $(bench_args "$wl") >"$rps_probe" 2>/dev/null
+	n=$("$REPORT" size "$("$REPORT" rps "$rps_probe")" "$((SECS + 6))" 20000)
+	# shellcheck disable=SC2046
+	redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" --csv $(bench_args "$wl") >"$WORK/$wl.csv" 2>&1 &
+	rb=$!
+	sleep 2
+	pids=("$coord" "${SHARD_PIDS[@]}")
+	before=$(cpu_ticks "${pids[@]}")
+	t0=$(date +%s%N)
+	perf record -q -F 999 -g -p "$(
+		IFS=,
+		echo "${pids[*]}"
+	)" -o "$WORK/$wl.perf" -- sleep "$SECS" 2>>"$WORK/logs/perf.log"
+	t1=$(date +%s%N)
+	after=$(cpu_ticks "${pids[@]}")
+	wait "$rb" || die "$wl: redis-benchmark failed: $(tail -n 3 "$WORK/$wl.csv")"
+	rps=$("$REPORT" rps "$WORK/$wl.csv")
+	stop "${SYS_PIDS[@]}"
+	rm -rf "${WORK:?}/A"
+
+	read -ra b <<<"$before"
+	read -ra a <<<"$after"
+	# The busiest shard: a key that is not split loads one shard only.
+	busiest=1 shards=0
+	for i in 1 2 3; do
+		((a[i] - b[i] > a[busiest] - b[busiest])) && busiest=$i
+		shards=$((shards + a[i] - b[i]))
+	done
+	shard=${pids[busiest]}
+	hz=$(getconf CLK_TCK)
+	us() { awk -v t="$1" -v hz="$hz" -v rps="$rps" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * ns / 1e9) }'; }
+	out=$OUTDIR/$wl.md
+	{
+		echo "# Profile of A: $(bench_args "$wl")"
+		echo
+		echo "Written by \`make bench-profile\` (bench/profile.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores."
+		echo "A is 3 shard processes and a coordinator, each with GOMAXPROCS=${BENCH_GOMAXPROCS:-1}; redis-benchmark, $CLIENTS clients, $(bench_args "$wl"), ran at $(printf '%.0f' "$rps") requests/s."
+		echo "perf recorded the coordinator and the shards for ${SECS} s in the middle of the run (call graphs, 999 Hz); percentages are of each process's own samples."
+		echo "CPU time per request of the run, over the recording (/proc/PID/stat): coordinator $(us $((a[0] - b[0]))) µs; the three shards $(us "$shards") µs, of which s$busiest, the busiest and the one profiled below, $(us $((a[busiest] - b[busiest]))) µs."
+		echo
+		echo "## Coordinator"
+		echo
+		report "$WORK/$wl.perf" "$coord" "Coordinator"
+		echo "## Shard s$busiest"
+		echo
+		report "$WORK/$wl.perf" "$shard" "Shard s$busiest"
+	} >"$out"
+	log "$wl: $(printf '%.0f' "$rps") requests/s; wrote $out"
+done
