@@ -19,7 +19,7 @@ func benchWriter(b *testing.B, batch, keys int, sync bool) {
 		b.Fatal(err)
 	}
 	defer st.close()
-	w, err := newWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)), MinCacheBytes, 4096, time.Minute)
+	w, err := newWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)), 1<<16, 4096, time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,10 +24,8 @@ type Config struct {
 	Sync bool
 	// Password, when set, is required through AUTH or HELLO ... AUTH.
 	Password string
-	// CacheBytes bounds the memory of the hot partials kept in memory: a
-	// cache off the Go heap that drops its oldest entries when full (about
-	// 40 bytes an entry plus the key). Default and least 32 MiB.
-	CacheBytes int
+	// CacheEntries bounds the hot partials kept in memory. Default 262144.
+	CacheEntries int
 	// BlockCacheBytes is RocksDB's block cache, in bytes. Default 64 MiB.
 	BlockCacheBytes uint64
 	// MaxBatch bounds the ops in one WriteBatch. Default 4096.
@@ -61,16 +59,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// MinCacheBytes is the least memory the partial cache takes once full:
-// each of its 512 buckets holds at least one 64 KiB chunk.
-const MinCacheBytes = 32 << 20
-
 // DefaultConfig returns a Config with every default filled in; ID and
 // DataDir are still to be set.
 func DefaultConfig() Config {
 	return Config{
 		Listen:          "127.0.0.1:7001",
-		CacheBytes:      MinCacheBytes,
+		CacheEntries:    262144,
 		BlockCacheBytes: 64 << 20,
 		MaxBatch:        4096,
 		DedupWindow:     10 * time.Minute,
@@ -93,8 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("shard: DataDir is required")
 	case c.Listen == "":
 		return errors.New("shard: Listen is required")
-	case c.CacheBytes < MinCacheBytes:
-		return fmt.Errorf("shard: CacheBytes %d must be at least %d (32 MiB)", c.CacheBytes, MinCacheBytes)
+	case c.CacheEntries < 1:
+		return fmt.Errorf("shard: CacheEntries %d must be at least 1", c.CacheEntries)
 	case c.MaxBatch < 1 || c.MaxBatch > 1<<16:
 		return fmt.Errorf("shard: MaxBatch %d must be in 1..%d", c.MaxBatch, 1<<16)
 	case c.DedupWindow < time.Second:

@@ -62,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newWriter(st, log, cfg.CacheBytes, cfg.MaxBatch, cfg.DedupWindow)
+	w, err := newWriter(st, log, cfg.CacheEntries, cfg.MaxBatch, cfg.DedupWindow)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -109,7 +109,7 @@ func (s *Server) serve() error {
 	ln := s.ln
 	s.mu.Unlock()
 	s.log.Info("shard serving", "listen", ln.Addr().String(), "data", s.cfg.DataDir,
-		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_bytes", s.cfg.CacheBytes,
+		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
 		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes,
 		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients, "protected_mode", s.cfg.ProtectedMode)
 	srv := redcon.NewServer("", s.serveRESP,

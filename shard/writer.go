@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/fastcache"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/linxGnu/grocksdb"
 
 	"github.com/shardcounter/shardcounter/resp"
@@ -89,13 +89,8 @@ type writer struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	// cache holds hot committed partials, key → 8-byte partial. Its
-	// entries live in chunks off the Go heap, so however many counters it
-	// holds, the garbage collector has nothing in it to scan; when full, it
-	// drops its oldest entries.
-	cache    *fastcache.Cache
-	cacheBuf []byte
-	dedup    *dedupIndex
+	cache *simplelru.LRU[string, int64] // hot committed partials
+	dedup *dedupIndex
 
 	// Batch state, reused between batches.
 	wb      *grocksdb.WriteBatch
@@ -119,7 +114,11 @@ type dirtyValue struct {
 	deleted bool
 }
 
-func newWriter(st *store, log *slog.Logger, cacheBytes, maxBatch int, window time.Duration) (*writer, error) {
+func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window time.Duration) (*writer, error) {
+	cache, err := simplelru.NewLRU[string, int64](cacheEntries, nil)
+	if err != nil {
+		return nil, err
+	}
 	d, err := loadDedupIndex(st, window)
 	if err != nil {
 		return nil, err
@@ -127,7 +126,7 @@ func newWriter(st *store, log *slog.Logger, cacheBytes, maxBatch int, window tim
 	return &writer{
 		st: st, log: log, ch: make(chan *op, maxBatch), maxBatch: maxBatch,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		cache: fastcache.New(cacheBytes), dedup: d,
+		cache: cache, dedup: d,
 		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), loaded: make(map[string]loadedValue), pending: make(map[resp.RequestID]*op),
 	}, nil
 }
@@ -195,17 +194,6 @@ func (w *writer) close() {
 	close(w.stop)
 	<-w.done
 	w.wb.Destroy()
-	w.cache.Reset() // its chunks go back to fastcache's free list
-}
-
-// cached returns the committed partial of key from the cache.
-func (w *writer) cached(key []byte) (int64, bool) {
-	v, ok := w.cache.HasGet(w.cacheBuf[:0], key)
-	if !ok || len(v) != 8 {
-		return 0, false
-	}
-	w.cacheBuf = v
-	return int64(binary.BigEndian.Uint64(v)), true
 }
 
 // value returns the partial of key as this batch sees it.
@@ -219,7 +207,7 @@ func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
 	if l, ok := w.loaded[string(key)]; ok {
 		return l.v, l.exists, nil
 	}
-	if v, ok := w.cached(key); ok {
+	if v, ok := w.cache.Get(string(key)); ok {
 		return v, true, nil
 	}
 	return w.st.partial(key)
@@ -233,7 +221,7 @@ func (w *writer) load(batch []*op) error {
 		if _, ok := w.loaded[string(key)]; ok {
 			return
 		}
-		if v, ok := w.cached(key); ok {
+		if v, ok := w.cache.Get(string(key)); ok {
 			w.loaded[string(key)] = loadedValue{v: v, exists: true}
 			return
 		}
@@ -327,15 +315,13 @@ func (w *writer) apply(batch []*op) {
 	}
 	if werr == nil {
 		if flushed {
-			w.cache.Reset()
+			w.cache.Purge()
 		}
 		for k, d := range w.dirty {
-			w.keyBuf = append(w.keyBuf[:0], k...)
 			if d.deleted {
-				w.cache.Del(w.keyBuf)
+				w.cache.Remove(k)
 			} else {
-				w.valBuf = encodeInt(w.valBuf[:0], d.v)
-				w.cache.Set(w.keyBuf, w.valBuf)
+				w.cache.Add(k, d.v)
 			}
 		}
 		for id := range w.pending {

@@ -14,11 +14,11 @@ import (
 func TestParseShardFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	cfg, err := parseShardFlags([]string{"--id", "s2", "--listen", "127.0.0.1:7002", "--sync",
-		"--cache-bytes", "67108864", "--idle-timeout", "30s"}, &stderr)
+		"--cache-entries", "1000", "--idle-timeout", "30s"}, &stderr)
 	if err != nil {
 		t.Fatalf("%v; stderr: %s", err, stderr.String())
 	}
-	if cfg.ID != "s2" || cfg.Listen != "127.0.0.1:7002" || !cfg.Sync || cfg.CacheBytes != 64<<20 ||
+	if cfg.ID != "s2" || cfg.Listen != "127.0.0.1:7002" || !cfg.Sync || cfg.CacheEntries != 1000 ||
 		cfg.IdleTimeout != 30*time.Second || cfg.DataDir != filepath.Join("data", "s2") {
 		t.Errorf("parsed %+v", cfg)
 	}
@@ -64,8 +64,7 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{"shard", []string{"--id", "s1", "--nope"}, "flag provided but not defined: -nope"},
 		{"shard", []string{}, "--id is required"},
-		{"shard", []string{"--id", "s1", "--cache-bytes", "x"}, "invalid value"},
-		{"shard", []string{"--id", "s1", "--cache-bytes", "1000"}, "CacheBytes"},
+		{"shard", []string{"--id", "s1", "--cache-entries", "x"}, "invalid value"},
 		{"shard", []string{"--id", "s1", "extra"}, `unexpected argument "extra"`},
 		{"coordinator", []string{}, "--shards is required"},
 		{"coordinator", []string{"--shards", "s1"}, "want id=host:port"},
