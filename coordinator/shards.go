@@ -43,6 +43,9 @@ func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
 	for 1<<multiplex < cfg.ConnsPerShard {
 		multiplex++
 	}
+	if multiplex == 0 {
+		multiplex = -1 // rueidis takes 0 as "as many as GOMAXPROCS suggests"; -1 is one
+	}
 	// ForceSingleClient returns a client even when the first dial fails:
 	// a shard may be down while the coordinator starts.
 	c, err := rueidis.NewClient(rueidis.ClientOption{
@@ -104,9 +107,15 @@ func (sc *shardConn) unavailable() error {
 	return fmt.Errorf("%w: shard %s (%s) is unavailable: %s", resp.ErrShardUnavailable, sc.id, sc.addr, why)
 }
 
-// cmd builds a rueidis command from wire args.
+// cmd builds a rueidis command from wire args. rueidis sends a command
+// that names no key over its first connection only; naming args[1] (the
+// shard id, in every command sent to a shard) as the key lets it pick any
+// of the ConnsPerShard connections.
 func (sc *shardConn) cmd(args []string) rueidis.Completed {
-	return sc.client.B().Arbitrary(args...).Build()
+	if len(args) < 2 {
+		return sc.client.B().Arbitrary(args...).Build()
+	}
+	return sc.client.B().Arbitrary(args[0]).Keys(args[1]).Args(args[2:]...).Build()
 }
 
 // do sends one command with the shard timeout. A transport failure opens
