@@ -71,10 +71,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 
 type limitConn struct {
 	net.Conn
-	max    int
-	mu     sync.Mutex
-	unread int    // bytes read since the last write
-	frame  framer // only touched by Read
+	max     int
+	mu      sync.Mutex
+	unread  int    // bytes read since the last write
+	frame   framer // only touched by Read
+	refusal error  // for the next Read: what came before it is served first
 }
 
 // ErrRequestTooLarge is the error a connection gets before it is closed for
@@ -106,6 +107,9 @@ func (e ErrMultibulkTooLong) Error() string {
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
+	if c.refusal != nil {
+		return 0, c.refuse(c.refusal)
+	}
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	c.unread += n
@@ -115,7 +119,14 @@ func (c *limitConn) Read(p []byte) (int, error) {
 		return 0, c.refuse(ErrRequestTooLarge{Limit: c.max})
 	}
 	if ferr := c.frame.feed(p[:n]); ferr != nil {
-		return 0, c.refuse(ferr)
+		if c.frame.cut == 0 {
+			return 0, c.refuse(ferr)
+		}
+		// As in Redis, the commands before the offending one are answered
+		// first: the server gets the bytes before its header now, and the
+		// refusal at its next Read, after it has written those replies.
+		c.refusal = ferr
+		return c.frame.cut, nil
 	}
 	return n, err
 }
@@ -161,6 +172,7 @@ type framer struct {
 	bad     bool // not a number redcon accepts
 	lastCR  bool
 	stopped bool
+	cut     int // see feed
 }
 
 const (
@@ -172,13 +184,17 @@ const (
 	frameBulk            // in a bulk's bytes and CRLF
 )
 
-// feed follows p and returns an error for a length over the limits.
+// feed follows p and returns an error for a length over the limits; then
+// f.cut is how many bytes of p came before the offending header (0 when
+// it began in an earlier p).
 func (f *framer) feed(p []byte) error {
+	n := len(p)
+	f.cut = 0
 	for len(p) > 0 && !f.stopped {
 		switch f.state {
 		case frameStart:
 			if p[0] == '*' {
-				f.startHeader(frameCount)
+				f.startHeader(frameCount, n-len(p))
 				p = p[1:]
 			} else {
 				f.state = frameInline
@@ -195,7 +211,7 @@ func (f *framer) feed(p []byte) error {
 				f.stopped = true // redcon: "expected '$'"
 				return nil
 			}
-			f.startHeader(frameBulkLen)
+			f.startHeader(frameBulkLen, n-len(p))
 			p = p[1:]
 		case frameCount, frameBulkLen:
 			if f.hlen == 0 {
@@ -236,8 +252,9 @@ func (f *framer) feed(p []byte) error {
 	return nil
 }
 
-func (f *framer) startHeader(state uint8) {
-	f.state = state
+// startHeader begins a length header at offset at of the bytes being fed.
+func (f *framer) startHeader(state uint8, at int) {
+	f.state, f.cut = state, at
 	f.hlen, f.neg, f.digits, f.val, f.big, f.bad, f.lastCR = 0, false, 0, 0, false, false, false
 }
 

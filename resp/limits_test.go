@@ -178,6 +178,10 @@ func TestLimitListenerRefusesHugeBulk(t *testing.T) {
 		{"*2\r\n$4\r\nECHO\r\n$9223372036854775807\r\nabc", "-ERR Protocol error: invalid bulk length 9223372036854775807: larger than 1000 bytes\r\n"},
 		{"*2\r\n$4\r\nECHO\r\n$1001\r\n", "-ERR Protocol error: invalid bulk length 1001: larger than 1000 bytes\r\n"},
 		{"*9223372036854775807\r\n", "-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments\r\n"},
+		// The commands before the refused one are answered first, as in
+		// Redis; the refused one is answered with the error.
+		{"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$1001\r\nxyz", "+PONG\r\n+PONG\r\n-ERR Protocol error: invalid bulk length 1001: larger than 1000 bytes\r\n"},
+		{"PING\r\n*9223372036854775807\r\n", "+PONG\r\n-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments\r\n"},
 	} {
 		tc := dialTest(t, addr)
 		tc.Write([]byte(c.in))
