@@ -177,7 +177,7 @@ func FuzzCoordinatorRESP(f *testing.F) {
 // multibulk commands that are all answered: redcon parses all of it, no
 // bulk or request is over the limits, and there is no QUIT.
 func respCommands(data []byte, maxRequest, maxBulk int) (n int, ok bool) {
-	if len(data) > maxRequest {
+	if len(data) > maxRequest || hugeMultibulk(data) {
 		return 0, false
 	}
 	defer func() {
@@ -197,6 +197,12 @@ func respCommands(data []byte, maxRequest, maxBulk int) (n int, ok bool) {
 			return 0, false
 		}
 		for _, c := range cmds {
+			if !bytes.HasPrefix(data[consumed:], c.Raw) {
+				// An inline command: its Raw is redcon's rewrite as
+				// multibulk, not the bytes sent, so the count of what
+				// was parsed is lost.
+				return 0, false
+			}
 			consumed += len(c.Raw) // a copy of the bytes sent, for multibulk
 			if strings.EqualFold(string(c.Args[0]), "quit") {
 				return 0, false
@@ -209,4 +215,27 @@ func respCommands(data []byte, maxRequest, maxBulk int) (n int, ok bool) {
 		}
 		n += len(cmds)
 	}
+}
+
+// hugeMultibulk reports whether data holds what could be a multibulk count
+// over resp.MaxMultibulkLen. redcon spins on such a count (see
+// resp.NewLimitListener); the server refuses it before redcon reads it, but
+// respCommands would hand it to redcon itself.
+func hugeMultibulk(data []byte) bool {
+	for i, c := range data {
+		if c != '*' {
+			continue
+		}
+		j := i + 1
+		if j < len(data) && (data[j] == '+' || data[j] == '-') {
+			j++
+		}
+		v := 0
+		for ; j < len(data) && '0' <= data[j] && data[j] <= '9'; j++ {
+			if v = v*10 + int(data[j]-'0'); v > resp.MaxMultibulkLen {
+				return true
+			}
+		}
+	}
+	return false
 }
