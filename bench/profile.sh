@@ -13,14 +13,14 @@
 #
 #   bench/profile.sh [WORKLOAD...]   incr1 incr1_p16 incrR_p16 get (default: all)
 #
-# Environment: PROFILE_SECS (5), PROFILE_TOP (45 lines each), BENCH_KEEP=1
+# Environment: PROFILE_SECS (10), PROFILE_TOP (45 lines each), BENCH_KEEP=1
 # (keep perf.data and the logs), BENCH_NO_BUILD=1 with BIN=path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-SECS=${PROFILE_SECS:-5}
+SECS=${PROFILE_SECS:-10}
 TOP=${PROFILE_TOP:-45}
 OUTDIR=bench/profiles
 CLIENTS=50
@@ -106,6 +106,7 @@ for wl in "${WORKLOADS[@]}"; do
 		echo "Written by \`make bench-profile\` (bench/profile.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores."
 		echo "A is 3 shard processes and a coordinator, each with GOMAXPROCS=${BENCH_GOMAXPROCS:-1}; redis-benchmark, $CLIENTS clients, $(bench_args "$wl"), ran at $(printf '%.0f' "$rps") requests/s."
 		echo "perf recorded the coordinator and the shards for ${SECS} s in the middle of the run (call graphs, 999 Hz); percentages are of each process's own samples."
+		echo "The by-itself lists are plain sampling. The inclusive ones follow perf's call graphs, which through RocksDB's frames (some unnamed, reached through cgo) are approximate: a function may show more than 100%."
 		echo "CPU time per request of the run, over the recording (/proc/PID/stat): coordinator $(us $((a[0] - b[0]))) µs; the three shards $(us "$shards") µs, of which s$busiest, the busiest and the one profiled below, $(us $((a[busiest] - b[busiest]))) µs."
 		echo
 		echo "## Coordinator"
