@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,9 @@ func countingProxy(t *testing.T, target string, accepted *atomic.Int64) string {
 // TestConnsPerShard: the coordinator spreads its rounds to a shard over
 // ConnsPerShard connections, and opens no more.
 func TestConnsPerShard(t *testing.T) {
+	// rueidis picks its own number of connections by GOMAXPROCS unless
+	// told: make that number more than one, whatever the machine.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	for _, conns := range []int{1, 4} {
 		t.Run(fmt.Sprint(conns), func(t *testing.T) {
 			var accepted atomic.Int64

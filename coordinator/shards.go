@@ -108,14 +108,11 @@ func (sc *shardConn) unavailable() error {
 }
 
 // cmd builds a rueidis command from wire args. rueidis sends a command
-// that names no key over its first connection only; naming args[1] (the
-// shard id, in every command sent to a shard) as the key lets it pick any
-// of the ConnsPerShard connections.
+// without a key slot over its first connection only; any slot but 0 lets
+// it pick one of the ConnsPerShard connections at random ("sc" is slot
+// 463; the slot means nothing else to a single shard).
 func (sc *shardConn) cmd(args []string) rueidis.Completed {
-	if len(args) < 2 {
-		return sc.client.B().Arbitrary(args...).Build()
-	}
-	return sc.client.B().Arbitrary(args[0]).Keys(args[1]).Args(args[2:]...).Build()
+	return sc.client.B().Arbitrary(args...).Build().SetSlot("sc")
 }
 
 // do sends one command with the shard timeout. A transport failure opens
