@@ -21,8 +21,11 @@ import (
 // reads GODEBUG only when the process starts, so the server commands
 // execute themselves again, once, with schedtrace at its largest value:
 // the scheduler line it prints comes every 24.8 days, and once at start on
-// a host that has been up longer than that. A GODEBUG that names
-// schedtrace itself (schedtrace=0 turns this off) is left as it is.
+// a host that has been up longer than that. It has one more effect: a
+// fatal error or unrecovered panic first prints a scheduler dump (a line
+// per thread, P and goroutine) before the usual stack trace. A GODEBUG
+// that names schedtrace itself (schedtrace=0 turns all this off) is left
+// as it is.
 const quietSysmon = "schedtrace=2147483647"
 
 // quietSysmonEnv returns env with quietSysmon added to its GODEBUG, or
