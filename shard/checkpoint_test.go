@@ -126,4 +126,24 @@ func TestStatsCountsCounters(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A shard that writes nothing keeps its count without scanning again,
+	// however old the count is.
+	lastScan := func() (time.Time, bool) {
+		s.count.mu.Lock()
+		defer s.count.mu.Unlock()
+		return s.count.at, s.count.running
+	}
+	at, running := lastScan()
+	for running {
+		time.Sleep(10 * time.Millisecond)
+		at, running = lastScan()
+	}
+	time.Sleep(countMaxAge + 100*time.Millisecond)
+	if st := s.Stats(); st.Counters != 15 {
+		t.Fatalf("counters = %d while idle; want 15", st.Counters)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got, _ := lastScan(); !got.Equal(at) {
+		t.Errorf("an idle shard counted its counters again (last scan %v, then %v)", at, got)
+	}
 }
