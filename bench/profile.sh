@@ -65,14 +65,17 @@ for wl in "${WORKLOADS[@]}"; do
 	log "$wl: starting A"
 	start_shardcounter A 0
 	coord=$COORD_PID
-	# Sized to outlast the warm-up, the recording and a margin.
+	# Sized to outlast the warm-up and the recording twice over: a warm
+	# server runs faster than the probe.
 	rps_probe=$WORK/$wl-probe.csv
 	# shellcheck disable=SC2046
-	redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n 20000 --csv $(bench_args "$wl") >"$rps_probe" 2>/dev/null
-	n=$("$REPORT" size "$("$REPORT" rps "$rps_probe")" "$((SECS + 6))" 20000)
+	redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n 20000 --csv $(bench_args "$wl") >"$rps_probe" 2>&1 ||
+		die "$wl: the probe run failed: $(tail -n 3 "$rps_probe")"
+	n=$("$REPORT" size "$("$REPORT" rps "$rps_probe")" "$((2 * SECS + 6))" 20000)
 	# shellcheck disable=SC2046
 	redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" --csv $(bench_args "$wl") >"$WORK/$wl.csv" 2>&1 &
 	rb=$!
+	PIDS+=("$rb") # stopped on the way out, whatever happens
 	sleep 2
 	pids=("$coord" "${SHARD_PIDS[@]}")
 	before=$(cpu_ticks "${pids[@]}")
@@ -80,9 +83,12 @@ for wl in "${WORKLOADS[@]}"; do
 	perf record -q -F 999 -g -p "$(
 		IFS=,
 		echo "${pids[*]}"
-	)" -o "$WORK/$wl.perf" -- sleep "$SECS" 2>>"$WORK/logs/perf.log"
+	)" -o "$WORK/$wl.perf" -- sleep "$SECS" 2>>"$WORK/logs/perf.log" ||
+		die "$wl: perf record failed (it needs root or kernel.perf_event_paranoid <= 1): $(tail -n 3 "$WORK/logs/perf.log")"
 	t1=$(date +%s%N)
 	after=$(cpu_ticks "${pids[@]}")
+	# The figures per request assume the load ran through the recording.
+	kill -0 "$rb" 2>/dev/null || die "$wl: redis-benchmark ended before the recording did; try a smaller PROFILE_SECS"
 	wait "$rb" || die "$wl: redis-benchmark failed: $(tail -n 3 "$WORK/$wl.csv")"
 	rps=$("$REPORT" rps "$WORK/$wl.csv")
 	stop "${SYS_PIDS[@]}"
