@@ -135,8 +135,9 @@ rb() {
 		rc=0 self=$BASHPID # in the pipeline below, BASHPID would be the pipeline's own process
 		# shellcheck disable=SC2046
 		timeout -k 5 "$RB_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" --csv $(bench_args "$wl") >"$out" 2>"$out.err" || rc=$?
-		# This subshell's only waited-for child so far is the client (with
-		# timeout): their CPU time is its cutime + cstime.
+		# This subshell's waited-for children so far are the client (with
+		# timeout) and the bench_args substitution, which costs nothing
+		# measurable: their CPU time is its cutime + cstime.
 		sed 's/^.*) //' "/proc/$self/stat" | awk '{ print $14 + $15 }' >"$out.client-ticks"
 		exit "$rc"
 	) || rc=$?
