@@ -61,6 +61,10 @@ report() {
 	done
 }
 
+# us TICKS: CPU ticks over the recording (t0..t1) as µs per request at rps.
+hz=$(getconf CLK_TCK)
+us() { awk -v t="$1" -v hz="$hz" -v rps="$rps" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * ns / 1e9) }'; }
+
 for wl in "${WORKLOADS[@]}"; do
 	log "$wl: starting A"
 	start_shardcounter A 0
@@ -103,8 +107,6 @@ for wl in "${WORKLOADS[@]}"; do
 		shards=$((shards + a[i] - b[i]))
 	done
 	shard=${pids[busiest]}
-	hz=$(getconf CLK_TCK)
-	us() { awk -v t="$1" -v hz="$hz" -v rps="$rps" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * ns / 1e9) }'; }
 	out=$OUTDIR/$wl.md
 	{
 		echo "# Profile of A: $(bench_args "$wl")"
