@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# make bench-profile: where system A's CPU time goes, function by function,
-# under each workload of make bench (issue 3 asks which profile shows why
-# a target is missed).
+# make bench-profile: where the CPU time of system A (or E) goes, function
+# by function, under each workload of make bench (issue 3 asks which profile
+# shows why a target is missed).
 #
-# For each workload: starts A as make bench does (3 shard processes and a
-# coordinator, GOMAXPROCS=$BENCH_GOMAXPROCS, default 1), runs redis-benchmark
+# For each workload: starts A (PROFILE_SYSTEM=E: E, every shard with
+# --sync) as make bench does (3 shard processes and a coordinator,
+# GOMAXPROCS=$BENCH_GOMAXPROCS, default 1), runs redis-benchmark
 # with 50 clients, and records perf (call graphs, 999 Hz) of the coordinator
 # and the shards for PROFILE_SECS seconds in the middle of the run. Writes
-# bench/profiles/<workload>.md: the CPU time per request of each process,
+# bench/profiles/<workload>.md (E: E-<workload>.md): the CPU time per
+# request of each process,
 # and for the coordinator and the busiest shard the functions that took the
 # most of it, inclusive (with what they call) and by themselves.
 #
 #   bench/profile.sh [WORKLOAD...]   incr1 incr1_p16 incrR_p16 get (default: all)
 #
-# Environment: PROFILE_SECS (10), PROFILE_TOP (45 lines each), BENCH_KEEP=1
+# Environment: PROFILE_SYSTEM (A or E), PROFILE_SECS (10), PROFILE_TOP (45
+# lines each), BENCH_KEEP=1
 # (keep perf.data and the logs), BENCH_NO_BUILD=1 with BIN=path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
+SYSTEM=${PROFILE_SYSTEM:-A}
+case $SYSTEM in
+A) sync=0 prefix='' what='A is' ;;
+E) sync=1 prefix='E-' what='E is A with --sync on every shard:' ;;
+*) die "PROFILE_SYSTEM must be A or E, not $SYSTEM" ;;
+esac
 SECS=${PROFILE_SECS:-10}
 TOP=${PROFILE_TOP:-45}
 OUTDIR=bench/profiles
@@ -66,8 +75,8 @@ hz=$(getconf CLK_TCK)
 us() { awk -v t="$1" -v hz="$hz" -v rps="$rps" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * ns / 1e9) }'; }
 
 for wl in "${WORKLOADS[@]}"; do
-	log "$wl: starting A"
-	start_shardcounter A 0
+	log "$wl: starting $SYSTEM"
+	start_shardcounter "$SYSTEM" "$sync"
 	coord=$COORD_PID
 	# Sized to outlast the warm-up and the recording twice over: a warm
 	# server runs faster than the probe.
@@ -96,7 +105,7 @@ for wl in "${WORKLOADS[@]}"; do
 	wait "$rb" || die "$wl: redis-benchmark failed: $(tail -n 3 "$WORK/$wl.csv")"
 	rps=$("$REPORT" rps "$WORK/$wl.csv")
 	stop "${SYS_PIDS[@]}"
-	rm -rf "${WORK:?}/A"
+	rm -rf "${WORK:?}/$SYSTEM"
 
 	read -ra b <<<"$before"
 	read -ra a <<<"$after"
@@ -107,12 +116,12 @@ for wl in "${WORKLOADS[@]}"; do
 		shards=$((shards + a[i] - b[i]))
 	done
 	shard=${pids[busiest]}
-	out=$OUTDIR/$wl.md
+	out=$OUTDIR/$prefix$wl.md
 	{
-		echo "# Profile of A: $(bench_args "$wl")"
+		echo "# Profile of $SYSTEM: $(bench_args "$wl")"
 		echo
 		echo "Written by \`make bench-profile\` (bench/profile.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores."
-		echo "A is 3 shard processes and a coordinator, each with GOMAXPROCS=${BENCH_GOMAXPROCS:-1}; redis-benchmark, $CLIENTS clients, $(bench_args "$wl"), ran at $(printf '%.0f' "$rps") requests/s."
+		echo "$what 3 shard processes and a coordinator, each with GOMAXPROCS=${BENCH_GOMAXPROCS:-1}; redis-benchmark, $CLIENTS clients, $(bench_args "$wl"), ran at $(printf '%.0f' "$rps") requests/s."
 		echo "perf recorded the coordinator and the shards for ${SECS} s in the middle of the run (call graphs, 999 Hz); percentages are of each process's own samples."
 		echo "The by-itself lists are plain sampling. The inclusive ones follow perf's call graphs, which through RocksDB's frames (some unnamed, reached through cgo) are approximate: a function may show more than 100%."
 		echo "CPU time per request of the run, over the recording (/proc/PID/stat): coordinator $(us $((a[0] - b[0]))) µs; the three shards $(us "$shards") µs, of which s$busiest, the busiest and the one profiled below, $(us $((a[busiest] - b[busiest]))) µs."
