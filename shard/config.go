@@ -24,7 +24,9 @@ type Config struct {
 	Sync bool
 	// Password, when set, is required through AUTH or HELLO ... AUTH.
 	Password string
-	// CacheEntries bounds the hot partials kept in memory. Default 262144.
+	// CacheEntries sizes the cache of hot partials: CacheEntries × 64 bytes
+	// of memory, allocated at start, which holds about that many counters
+	// with short names. Default 262144 (16 MiB).
 	CacheEntries int
 	// BlockCacheBytes is RocksDB's block cache, in bytes. Default 64 MiB.
 	BlockCacheBytes uint64
@@ -87,8 +89,8 @@ func (c Config) Validate() error {
 		return errors.New("shard: DataDir is required")
 	case c.Listen == "":
 		return errors.New("shard: Listen is required")
-	case c.CacheEntries < 1:
-		return fmt.Errorf("shard: CacheEntries %d must be at least 1", c.CacheEntries)
+	case c.CacheEntries < 1 || c.CacheEntries > maxCacheEntries:
+		return fmt.Errorf("shard: CacheEntries %d must be in 1..%d", c.CacheEntries, maxCacheEntries)
 	case c.MaxBatch < 1 || c.MaxBatch > 1<<16:
 		return fmt.Errorf("shard: MaxBatch %d must be in 1..%d", c.MaxBatch, 1<<16)
 	case c.DedupWindow < time.Second:

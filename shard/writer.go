@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/linxGnu/grocksdb"
 
 	"github.com/shardcounter/shardcounter/resp"
@@ -89,7 +88,7 @@ type writer struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	cache *simplelru.LRU[string, int64] // hot committed partials
+	cache *partialCache // hot committed partials
 	dedup *dedupIndex
 
 	// Batch state, reused between batches.
@@ -115,10 +114,7 @@ type dirtyValue struct {
 }
 
 func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window time.Duration) (*writer, error) {
-	cache, err := simplelru.NewLRU[string, int64](cacheEntries, nil)
-	if err != nil {
-		return nil, err
-	}
+	cache := newPartialCache(cacheEntries)
 	d, err := loadDedupIndex(st, window)
 	if err != nil {
 		return nil, err
@@ -207,7 +203,7 @@ func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
 	if l, ok := w.loaded[string(key)]; ok {
 		return l.v, l.exists, nil
 	}
-	if v, ok := w.cache.Get(string(key)); ok {
+	if v, ok := w.cache.get(key); ok {
 		return v, true, nil
 	}
 	return w.st.partial(key)
@@ -221,7 +217,7 @@ func (w *writer) load(batch []*op) error {
 		if _, ok := w.loaded[string(key)]; ok {
 			return
 		}
-		if v, ok := w.cache.Get(string(key)); ok {
+		if v, ok := w.cache.get(key); ok {
 			w.loaded[string(key)] = loadedValue{v: v, exists: true}
 			return
 		}
@@ -315,13 +311,14 @@ func (w *writer) apply(batch []*op) {
 	}
 	if werr == nil {
 		if flushed {
-			w.cache.Purge()
+			w.cache.purge()
 		}
 		for k, d := range w.dirty {
+			w.keyBuf = append(w.keyBuf[:0], k...)
 			if d.deleted {
-				w.cache.Remove(k)
+				w.cache.remove(w.keyBuf)
 			} else {
-				w.cache.Add(k, d.v)
+				w.cache.add(w.keyBuf, d.v)
 			}
 		}
 		for id := range w.pending {

@@ -65,6 +65,8 @@ func TestBadFlags(t *testing.T) {
 		{"shard", []string{"--id", "s1", "--nope"}, "flag provided but not defined: -nope"},
 		{"shard", []string{}, "--id is required"},
 		{"shard", []string{"--id", "s1", "--cache-entries", "x"}, "invalid value"},
+		{"shard", []string{"--id", "s1", "--cache-entries", "67108865"}, "CacheEntries 67108865 must be in 1..67108864"},
+		{"shard", []string{"--id", "s1", "--cache-entries", "0"}, "CacheEntries 0 must be in 1..67108864"},
 		{"shard", []string{"--id", "s1", "extra"}, `unexpected argument "extra"`},
 		{"coordinator", []string{}, "--shards is required"},
 		{"coordinator", []string{"--shards", "s1"}, "want id=host:port"},
