@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,6 +127,49 @@ func TestCachedPartialsMatchTheStore(t *testing.T) {
 		model[k]++
 		if err != nil || v != model[k] {
 			t.Fatalf("INCR %.20s after restart = %d %v, want %d", k, v, err, model[k])
+		}
+	}
+}
+
+// TestInfoMemory checks the memory section of INFO against what the shard
+// was configured with and what it has written.
+func TestInfoMemory(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.CacheEntries = 1000 })
+	for i := range 2000 {
+		if err := c.Incr(ctx, fmt.Sprintf("k%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]int64{}
+	for _, line := range strings.Split(info, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			fields[k] = n
+		}
+	}
+	if got := fields["partial_cache_bytes"]; got != 1000*cacheEntryBytes {
+		t.Errorf("partial_cache_bytes %d, want %d", got, 1000*cacheEntryBytes)
+	}
+	// 2000 counters are in the memtable, and the Go runtime holds at least
+	// the partial cache.
+	for k, low := range map[string]int64{
+		"used_memory_rss": 1 << 20, "go_memory_bytes": 1000 * cacheEntryBytes, "rocksdb_memtables_bytes": 2000 * 8,
+	} {
+		if fields[k] < low {
+			t.Errorf("%s %d, want at least %d\n%s", k, fields[k], low, info)
+		}
+	}
+	for _, k := range []string{"rocksdb_block_cache_bytes", "rocksdb_block_cache_pinned_bytes", "rocksdb_table_readers_bytes"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("no %s in\n%s", k, info)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package shard
 import (
 	"fmt"
 	"runtime"
-	"strings"
 
 	"github.com/tidwall/match"
 
@@ -136,13 +135,41 @@ func (s *Server) scStats(_ *resp.Session, args [][]byte) resp.Reply {
 // info answers INFO with a bulk string in Redis' format.
 func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 	st := s.Stats()
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Server\r\nredis_version:%s\r\nshardcounter_version:%s\r\nshardcounter_role:shard\r\nshard_id:%s\r\nredis_mode:standalone\r\nos:%s\r\narch_bits:64\r\n\r\n",
-		resp.RedisVersion, Version, s.cfg.ID, runtime.GOOS)
-	fmt.Fprintf(&b, "# Persistence\r\nloading:0\r\nsync_writes:%d\r\n\r\n", boolInt(s.cfg.Sync))
-	fmt.Fprintf(&b, "# Stats\r\ntotal_writes:%d\r\ntotal_batches:%d\r\n\r\n", st.Writes, st.Batches)
-	fmt.Fprintf(&b, "# Keyspace\r\ndb0:keys=%d,expires=0,avg_ttl=0\r\n", st.Keys)
-	return resp.BulkString(b.String())
+	in := resp.NewInfo(args)
+	in.Section("Server", func(w *resp.InfoSection) {
+		w.Field("redis_version", resp.RedisVersion)
+		w.Field("shardcounter_version", Version)
+		w.Field("shardcounter_role", "shard")
+		w.Field("shard_id", s.cfg.ID)
+		w.Field("redis_mode", "standalone")
+		w.Field("os", runtime.GOOS)
+		w.Field("arch_bits", 64)
+	})
+	in.Section("Persistence", func(w *resp.InfoSection) {
+		w.Field("loading", 0)
+		w.Field("sync_writes", boolInt(s.cfg.Sync))
+	})
+	in.Section("Memory", func(w *resp.InfoSection) {
+		// What holds the memory (docs/OPERATIONS.md, "Memory"): the
+		// RSS is the Go runtime's part, RocksDB's parts and the C
+		// allocator's own.
+		m := s.st.memory()
+		w.Field("used_memory_rss", rssBytes())
+		w.Field("go_memory_bytes", goMemoryBytes())
+		w.Field("partial_cache_bytes", s.cfg.CacheEntries*cacheEntryBytes)
+		w.Field("rocksdb_memtables_bytes", m.memtables)
+		w.Field("rocksdb_block_cache_bytes", m.blockCache)
+		w.Field("rocksdb_block_cache_pinned_bytes", m.pinned)
+		w.Field("rocksdb_table_readers_bytes", m.tableReaders)
+	})
+	in.Section("Stats", func(w *resp.InfoSection) {
+		w.Field("total_writes", st.Writes)
+		w.Field("total_batches", st.Batches)
+	})
+	in.Section("Keyspace", func(w *resp.InfoSection) {
+		w.Printf("db0:keys=%d,expires=0,avg_ttl=0", st.Keys)
+	})
+	return in.Reply()
 }
 
 func boolInt(b bool) int {

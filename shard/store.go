@@ -34,6 +34,7 @@ type store struct {
 	db   *grocksdb.DB
 	opts *grocksdb.Options
 	bbto *grocksdb.BlockBasedTableOptions
+	bc   *grocksdb.Cache
 	ro   *grocksdb.ReadOptions
 	wo   *grocksdb.WriteOptions
 
@@ -48,7 +49,8 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	}
 	bbto := grocksdb.NewDefaultBlockBasedTableOptions()
 	bbto.SetFilterPolicy(grocksdb.NewBloomFilter(10))
-	bbto.SetBlockCache(grocksdb.NewLRUCache(blockCacheBytes))
+	bc := grocksdb.NewLRUCache(blockCacheBytes)
+	bbto.SetBlockCache(bc)
 	opts := grocksdb.NewDefaultOptions()
 	opts.SetCreateIfMissing(true)
 	opts.SetBlockBasedTableFactory(bbto)
@@ -79,7 +81,7 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	}
 	wo := grocksdb.NewDefaultWriteOptions()
 	wo.SetSync(syncWrites)
-	s := &store{db: db, opts: opts, bbto: bbto, ro: grocksdb.NewDefaultReadOptions(), wo: wo}
+	s := &store{db: db, opts: opts, bbto: bbto, bc: bc, ro: grocksdb.NewDefaultReadOptions(), wo: wo}
 	if err := s.checkID(id); err != nil {
 		s.close()
 		return nil, err
@@ -123,7 +125,26 @@ func (s *store) close() {
 		s.wo.Destroy()
 		s.opts.Destroy()
 		s.bbto.Destroy()
+		s.bc.Destroy()
 	})
+}
+
+// memory is what RocksDB holds in memory, in bytes, by kind.
+type rocksMemory struct {
+	memtables, blockCache, pinned, tableReaders uint64
+}
+
+func (s *store) memory() rocksMemory {
+	prop := func(name string) uint64 {
+		v, _ := s.db.GetIntProperty(name)
+		return v
+	}
+	return rocksMemory{
+		memtables:    prop("rocksdb.cur-size-all-mem-tables"),
+		blockCache:   s.bc.GetUsage(),
+		pinned:       s.bc.GetPinnedUsage(),
+		tableReaders: prop("rocksdb.estimate-table-readers-mem"),
+	}
 }
 
 // counterKey appends the RocksDB key of a counter to dst.

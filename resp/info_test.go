@@ -1,0 +1,49 @@
+package resp
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/redcon"
+)
+
+func TestInfoSections(t *testing.T) {
+	build := func(args ...string) string {
+		a := [][]byte{[]byte("INFO")}
+		for _, s := range args {
+			a = append(a, []byte(s))
+		}
+		in := NewInfo(a)
+		in.Section("Server", func(w *InfoSection) { w.Field("redis_version", "7.2.0") })
+		in.Section("Memory", func(w *InfoSection) {
+			w.Field("used_memory_rss", 42)
+			w.Printf("x:%d,y=%s", 1, "z")
+		})
+		var out []byte
+		in.Reply().WriteTo(Writer{Conn: &bufConn{out: &out}})
+		return string(out)
+	}
+	all := "$74\r\n# Server\r\nredis_version:7.2.0\r\n\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n\r\n"
+	for _, args := range [][]string{nil, {"all"}, {"DEFAULT"}, {"everything"}, {"server", "MEMORY"}} {
+		if got := build(args...); got != all {
+			t.Errorf("INFO %q = %q, want %q", args, got, all)
+		}
+	}
+	if got := build("Memory"); got != "$41\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n\r\n" {
+		t.Errorf("INFO Memory = %q", got)
+	}
+	if got := build("nosuch"); got != "$0\r\n\r\n" {
+		t.Errorf("INFO nosuch = %q", got)
+	}
+	if strings.Contains(build("server"), "Memory") {
+		t.Error("INFO server has the memory section")
+	}
+}
+
+// bufConn is a redcon.Conn that keeps what is written to it.
+type bufConn struct {
+	redcon.Conn
+	out *[]byte
+}
+
+func (c *bufConn) WriteBulk(b []byte) { *c.out = redcon.AppendBulk(*c.out, b) }
