@@ -58,18 +58,19 @@ func TestHelpAndBadFlags(t *testing.T) {
 }
 
 // TestServersQuietSysmon: a server command runs with GODEBUG's schedtrace
-// set, which keeps the Go runtime's monitor thread out of its deep sleep
-// (cmd/shardcounter/sysmon.go), and keeps the other GODEBUG settings; a
-// GODEBUG that names schedtrace is left as it is.
+// set, which keeps the Go runtime's monitor thread out of its deep sleep,
+// and with glibc's malloc held to two arenas (cmd/shardcounter/serverenv.go);
+// it keeps the other GODEBUG settings, and a GODEBUG that names schedtrace
+// or a malloc setting of the operator's is left as it is.
 func TestServersQuietSysmon(t *testing.T) {
-	godebug := func(p *proc) string {
+	getenv := func(p *proc, name string) string {
 		t.Helper()
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
 		if err != nil {
 			t.Fatalf("read the environment of %s: %v", p.name, err)
 		}
 		for _, kv := range strings.Split(string(b), "\x00") {
-			if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
 				return v
 			}
 		}
@@ -79,15 +80,25 @@ func TestServersQuietSysmon(t *testing.T) {
 	addr := freeAddr(t)
 	p := startProc(t, "shard", "shard", "--id", "s1", "--listen", addr, "--data", t.TempDir())
 	waitReady(t, p, addr)
-	if got, want := godebug(p), "madvdontneed=1,schedtrace=2147483647"; got != want {
+	if got, want := getenv(p, "GODEBUG"), "madvdontneed=1,schedtrace=2147483647"; got != want {
 		t.Errorf("shard runs with GODEBUG=%q, want %q", got, want)
+	}
+	if got := getenv(p, "MALLOC_ARENA_MAX"); got != "2" {
+		t.Errorf("shard runs with MALLOC_ARENA_MAX=%q, want 2", got)
 	}
 
 	t.Setenv("GODEBUG", "schedtrace=0")
+	t.Setenv("MALLOC_ARENA_MAX", "4")
 	addr = freeAddr(t)
 	p = startProc(t, "shard2", "shard", "--id", "s2", "--listen", addr, "--data", t.TempDir())
 	waitReady(t, p, addr)
-	if got := godebug(p); got != "schedtrace=0" {
+	if got := getenv(p, "GODEBUG"); got != "schedtrace=0" {
 		t.Errorf("shard started with GODEBUG=schedtrace=0 runs with GODEBUG=%q", got)
+	}
+	if got := getenv(p, "MALLOC_ARENA_MAX"); got != "4" {
+		t.Errorf("shard started with MALLOC_ARENA_MAX=4 runs with MALLOC_ARENA_MAX=%q", got)
+	}
+	if got := getenv(p, "MALLOC_MMAP_THRESHOLD_"); got != "131072" {
+		t.Errorf("shard runs with MALLOC_MMAP_THRESHOLD_=%q, want 131072", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,8 +44,8 @@ Run 'shardcounter <command> -h' for the flags of a command.
 
 func main() {
 	if len(os.Args) > 1 && servesUntilStopped(os.Args[1]) {
-		if err := reexecQuietSysmon(); err != nil {
-			fmt.Fprintf(os.Stderr, "shardcounter: running on without GODEBUG=%s: %v\n", quietSysmon, err)
+		if err := reexecServerEnv(); err != nil {
+			fmt.Fprintf(os.Stderr, "shardcounter: running on without GODEBUG=%s and %s: %v\n", quietSysmon, strings.Join(mallocEnv, " "), err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// servesUntilStopped reports whether command runs a server (see sysmon.go).
+// servesUntilStopped reports whether command runs a server (see serverenv.go).
 func servesUntilStopped(command string) bool {
 	switch command {
 	case "shard", "coordinator", "local":
