@@ -19,16 +19,29 @@ func TestQuietSysmonEnv(t *testing.T) {
 		{"turned off", []string{"GODEBUG=schedtrace=0"}, nil},
 		{"already set", []string{"A=1", "GODEBUG=gctrace=1," + quietSysmon}, nil},
 	} {
-		got, changed := quietSysmonEnv(tc.env)
-		if tc.want == nil {
-			if changed || !slices.Equal(got, tc.env) {
-				t.Errorf("%s: quietSysmonEnv(%q) = %q, %v; want it left as it is", tc.name, tc.env, got, changed)
-			}
-			continue
+		checkEnv(t, "quietSysmonEnv", quietSysmonEnv, tc.name, tc.env, tc.want)
+	}
+}
+
+// checkEnv checks f(env) against want (nil: env left as it is), and that f
+// did not change env itself.
+func checkEnv(t *testing.T, fname string, f func([]string) ([]string, bool), name string, env, want []string) {
+	t.Helper()
+	in := slices.Clone(env)
+	got, changed := f(in)
+	if !slices.Equal(in, env) {
+		t.Errorf("%s: %s changed its argument to %q", name, fname, in)
+	}
+	if want == nil {
+		want = env
+		if changed {
+			t.Errorf("%s: %s(%q) reports a change", name, fname, env)
 		}
-		if !changed || !slices.Equal(got, tc.want) {
-			t.Errorf("%s: quietSysmonEnv(%q) = %q, %v; want %q, true", tc.name, tc.env, got, changed, tc.want)
-		}
+	} else if !changed {
+		t.Errorf("%s: %s(%q) reports no change", name, fname, env)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: %s(%q) = %q, want %q", name, fname, env, got, want)
 	}
 }
 
@@ -48,20 +61,7 @@ func TestServerEnv(t *testing.T) {
 			[]string{"MALLOC_ARENA_MAX_X=1", "GODEBUG=" + quietSysmon, "MALLOC_MMAP_THRESHOLD_=1", "MALLOC_ARENA_MAX=2"}},
 		{"all set", []string{"GODEBUG=" + quietSysmon, "MALLOC_ARENA_MAX=4", "MALLOC_MMAP_THRESHOLD_=65536"}, nil},
 	} {
-		in := slices.Clone(tc.env)
-		got, changed := serverEnv(in)
-		if !slices.Equal(in, tc.env) {
-			t.Errorf("%s: serverEnv changed its argument to %q", tc.name, in)
-		}
-		if tc.want == nil {
-			if changed || !slices.Equal(got, tc.env) {
-				t.Errorf("%s: serverEnv(%q) = %q, %v; want it left as it is", tc.name, tc.env, got, changed)
-			}
-			continue
-		}
-		if !changed || !slices.Equal(got, tc.want) {
-			t.Errorf("%s: serverEnv(%q) = %q, %v; want %q, true", tc.name, tc.env, got, changed, tc.want)
-		}
+		checkEnv(t, "serverEnv", serverEnv, tc.name, tc.env, tc.want)
 	}
 	// After the re-execution nothing changes: no second one.
 	once, _ := serverEnv([]string{"PATH=/bin"})
