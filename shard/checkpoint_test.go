@@ -147,3 +147,27 @@ func TestStatsCountsCounters(t *testing.T) {
 		t.Errorf("an idle shard counted its counters again (last scan %v, then %v)", at, got)
 	}
 }
+
+// TestCountCountersInPieces: the count scan takes a new iterator every
+// countIterKeys records and still counts each counter once, also when the
+// limit falls inside or at the end of a piece.
+func TestCountCountersInPieces(t *testing.T) {
+	ctx := context.Background()
+	s, c := startShard(t, "s1", t.TempDir())
+	for i := range 100 {
+		if err := c.Incr(ctx, fmt.Sprintf("k%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func(n int64) { countIterKeys = n }(countIterKeys)
+	never := func() bool { return false }
+	for _, per := range []int64{1, 7, 50, 100, 1000} {
+		countIterKeys = per
+		if n, capped, ok := s.st.countCounters(1000, never); n != 100 || capped || !ok {
+			t.Errorf("%d a piece: %d counters, capped %v, ok %v; want 100, false, true", per, n, capped, ok)
+		}
+		if n, capped, ok := s.st.countCounters(49, never); n != 49 || !capped || !ok {
+			t.Errorf("%d a piece, limit 49: %d counters, capped %v, ok %v; want 49, true, true", per, n, capped, ok)
+		}
+	}
+}

@@ -79,21 +79,48 @@ func (s *Server) countCounters(batches uint64) {
 
 // countCounters counts the counter records, up to limit. ok is false when
 // stop returned true before the end, or the iterator failed.
+//
+// An iterator keeps the memtables it started with in memory until it is
+// closed, even after they are flushed, and a scan of millions of counters
+// takes seconds; so the scan goes on with a new iterator every
+// countIterKeys records, and holds at most one flushed memtable a moment.
 func (s *store) countCounters(limit int64, stop func() bool) (n int64, capped, ok bool) {
 	ro := grocksdb.NewDefaultReadOptions()
 	defer ro.Destroy()
 	ro.SetFillCache(false) // a full scan must not push the hot blocks out
 	ro.SetIterateUpperBound([]byte{prefixCounter + 1})
-	it := s.db.NewIterator(ro)
-	defer it.Close()
-	for it.Seek([]byte{prefixCounter}); it.Valid(); it.Next() {
-		n++
-		if n >= limit {
-			return n, true, true
+	from := []byte{prefixCounter}
+	for {
+		it := s.db.NewIterator(ro)
+		i := int64(0)
+		for it.Seek(from); it.Valid(); it.Next() {
+			if i == countIterKeys {
+				// Go on from here with a new iterator.
+				from = append(from[:0], it.Key().Data()...)
+				break
+			}
+			i++
+			n++
+			if n >= limit {
+				it.Close()
+				return n, true, true
+			}
+			if n%4096 == 0 && stop() {
+				it.Close()
+				return n, false, false
+			}
 		}
-		if n%4096 == 0 && stop() {
+		done := !it.Valid()
+		err := it.Err()
+		it.Close()
+		if err != nil {
 			return n, false, false
 		}
+		if done {
+			return n, false, true
+		}
 	}
-	return n, false, it.Err() == nil
 }
+
+// countIterKeys is how many records countCounters reads with one iterator.
+var countIterKeys int64 = 1 << 18
