@@ -70,6 +70,20 @@ rss() {
 	kv "coord_${1}_hwm" "$(vm_kib "$COORD_PID" VmHWM)"
 }
 
+# meminfo TAG: what each shard says holds its memory (INFO memory), in bytes.
+meminfo() {
+	local i field value
+	for i in 0 1 2; do
+		while IFS=: read -r field value; do
+			case $field in
+			used_memory_rss | go_memory_bytes | rocksdb_memtables_bytes | rocksdb_block_cache_bytes | rocksdb_table_readers_bytes)
+				kv "s$((i + 1))_${1}_$field" "${value%$'\r'}"
+				;;
+			esac
+		done < <(redis-cli -p "${SHARD_PORTS[i]}" INFO memory)
+	done
+}
+
 sleep 1
 rss idle
 STAGE1=${SCALE_STAGE1:-$((N / 10))}
@@ -79,10 +93,12 @@ log "loading counter:0 .. counter:$((STAGE1 - 1))"
 "$LOADER" load --addr "$COORD" --from 0 --to "$STAGE1" | sed 's/^/stage1_/' >>"$KV"
 sleep 2 # let background flushes and compactions settle
 rss stage1
+meminfo stage1
 log "loading counter:$STAGE1 .. counter:$((N - 1))"
 "$LOADER" load --addr "$COORD" --from "$STAGE1" --to "$N" | sed 's/^/stage2_/' >>"$KV"
 sleep 2
 rss full
+meminfo full
 log "loaded: $(grep -E '^stage[12]_load_(secs|rate)=' "$KV" | tr '\n' ' ')"
 "$LOADER" verify --addr "$COORD" --n "$N" --sample 2000 >>"$KV"
 for i in 1 2 3; do

@@ -94,6 +94,8 @@ func renderScale(kv map[string]string) string {
 		"Memory independent of the number of counters (each shard's peak grows less than %.0f%%): %s.\n\n",
 		group(stage1), group(keys), float64(keys)/float64(max(stage1, 1)), strings.Join(growth, ", "), worst, flatGrowth*100, verdict)
 
+	memoryParts(p, kv, []string{"stage1", "full"}, []int64{stage1, keys})
+
 	p("Restart of shard s1 holding its third of the counters, timed from starting the new process to its first answer of `GET %s` with the loaded value:\n\n", kv["restart_key"])
 	p("| restart | shard's first answer | RSS then | target < 2 s | coordinator's first answer through it |\n| --- | ---: | ---: | --- | ---: |\n")
 	row := func(name, k string) {
@@ -144,4 +146,42 @@ func group(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// memoryParts writes what each shard said holds its memory (INFO memory)
+// after each stage of the load, when the run recorded it.
+func memoryParts(p func(string, ...any), kv map[string]string, stages []string, keys []int64) {
+	if kv["s1_"+stages[0]+"_used_memory_rss"] == "" {
+		return
+	}
+	mib := func(k string) (float64, bool) {
+		f, err := strconv.ParseFloat(kv[k], 64)
+		return f / (1 << 20), err == nil
+	}
+	p("What each shard's RSS holds by its own account (`INFO memory`, MiB; docs/OPERATIONS.md, \"Memory\"). " +
+		"The rest is RocksDB's flushes and compactions, the C allocator's free lists and the code:\n\n")
+	p("| shard | counters | RSS | Go runtime (partial cache included) | memtables | block cache | table readers | rest |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for i := 1; i <= 3; i++ {
+		for j, st := range stages {
+			pre := fmt.Sprintf("s%d_%s_", i, st)
+			rss, ok := mib(pre + "used_memory_rss")
+			if !ok {
+				continue
+			}
+			rest := rss
+			cells := []string{}
+			for _, f := range []string{"go_memory_bytes", "rocksdb_memtables_bytes", "rocksdb_block_cache_bytes", "rocksdb_table_readers_bytes"} {
+				v, ok := mib(pre + f)
+				if !ok {
+					cells = append(cells, "?")
+					continue
+				}
+				rest -= v
+				cells = append(cells, fmt.Sprintf("%.0f", v))
+			}
+			p("| s%d | %s | %.0f | %s | %.0f |\n", i, group(keys[j]), rss, strings.Join(cells, " | "), rest)
+		}
+	}
+	p("\n")
 }
