@@ -80,12 +80,7 @@ func (s *Server) Checkpoint(dir string) error {
 	if closing {
 		return fmt.Errorf("checkpoint: %w", resp.ErrShuttingDown)
 	}
-	cp, err := s.st.db.NewCheckpoint()
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer cp.Destroy()
-	if err := cp.CreateCheckpoint(dir, 0); err != nil {
+	if err := s.st.checkpoint(dir); err != nil {
 		return fmt.Errorf("checkpoint into %s: %w", dir, err)
 	}
 	s.log.Info("checkpoint written", "dir", dir)

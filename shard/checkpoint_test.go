@@ -171,3 +171,32 @@ func TestCountCountersInPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsAfterClose: a command handled while the shard shuts down may read
+// after the database is closed; it gets an error, never a crash.
+func TestReadsAfterClose(t *testing.T) {
+	st, err := openStore(t.TempDir(), "s1", false, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	st.close() // twice is fine
+	if _, _, err := st.partial([]byte("k")); !errors.Is(err, resp.ErrShuttingDown) {
+		t.Errorf("partial after close: %v, want ErrShuttingDown", err)
+	}
+	if _, _, err := st.scan(0, 10, nil); !errors.Is(err, resp.ErrShuttingDown) {
+		t.Errorf("scan after close: %v, want ErrShuttingDown", err)
+	}
+	if err := st.checkpoint(t.TempDir() + "/cp"); !errors.Is(err, resp.ErrShuttingDown) {
+		t.Errorf("checkpoint after close: %v, want ErrShuttingDown", err)
+	}
+	if m := st.memory(); m != (rocksMemory{}) {
+		t.Errorf("memory after close: %+v", m)
+	}
+	if n := st.estimateKeys(); n != 0 {
+		t.Errorf("estimateKeys after close: %d", n)
+	}
+	if _, _, ok := st.countCounters(10, func() bool { return false }); ok {
+		t.Error("countCounters after close reports a count")
+	}
+}

@@ -91,6 +91,10 @@ func (s *store) countCounters(limit int64, stop func() bool) (n int64, capped, o
 	ro.SetIterateUpperBound([]byte{prefixCounter + 1})
 	from := []byte{prefixCounter}
 	for {
+		// Each piece is a read of its own: close waits for at most one.
+		if !s.read() {
+			return n, false, false
+		}
 		it := s.db.NewIterator(ro)
 		i := int64(0)
 		for it.Seek(from); it.Valid(); it.Next() {
@@ -103,16 +107,19 @@ func (s *store) countCounters(limit int64, stop func() bool) (n int64, capped, o
 			n++
 			if n >= limit {
 				it.Close()
+				s.mu.RUnlock()
 				return n, true, true
 			}
 			if n%4096 == 0 && stop() {
 				it.Close()
+				s.mu.RUnlock()
 				return n, false, false
 			}
 		}
 		done := !it.Valid()
 		err := it.Err()
 		it.Close()
+		s.mu.RUnlock()
 		if err != nil {
 			return n, false, false
 		}

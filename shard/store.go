@@ -38,7 +38,25 @@ type store struct {
 	ro   *grocksdb.ReadOptions
 	wo   *grocksdb.WriteOptions
 
-	closeOnce sync.Once
+	// mu guards closed: a read holds it shared, close holds it alone, so
+	// no read runs into a closed database (a command may still be handled
+	// while the shard shuts down).
+	mu     sync.RWMutex
+	closed bool
+}
+
+// errClosed answers a read that comes after the database was closed.
+var errClosed = fmt.Errorf("%w: the database is closed", resp.ErrShuttingDown)
+
+// read starts a read: it reports false when the database is closed, and
+// otherwise holds mu shared until the caller calls s.mu.RUnlock.
+func (s *store) read() bool {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return false
+	}
+	return true
 }
 
 // openStore opens (or creates) the database in dir and checks that it
@@ -77,6 +95,7 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	if err != nil {
 		opts.Destroy()
 		bbto.Destroy()
+		bc.Destroy()
 		return nil, fmt.Errorf("shard: open RocksDB in %s: %w", dir, err)
 	}
 	wo := grocksdb.NewDefaultWriteOptions()
@@ -113,20 +132,24 @@ func (s *store) checkID(id string) error {
 }
 
 func (s *store) close() {
-	s.closeOnce.Do(func() {
-		// Flush the memtables, so the next start has no WAL to replay.
-		// Everything is in the WAL already: a failed flush loses nothing.
-		fo := grocksdb.NewDefaultFlushOptions()
-		fo.SetWait(true)
-		s.db.Flush(fo)
-		fo.Destroy()
-		s.db.Close()
-		s.ro.Destroy()
-		s.wo.Destroy()
-		s.opts.Destroy()
-		s.bbto.Destroy()
-		s.bc.Destroy()
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	// Flush the memtables, so the next start has no WAL to replay.
+	// Everything is in the WAL already: a failed flush loses nothing.
+	fo := grocksdb.NewDefaultFlushOptions()
+	fo.SetWait(true)
+	s.db.Flush(fo)
+	fo.Destroy()
+	s.db.Close()
+	s.ro.Destroy()
+	s.wo.Destroy()
+	s.opts.Destroy()
+	s.bbto.Destroy()
+	s.bc.Destroy()
 }
 
 // memory is what RocksDB holds in memory, in bytes, by kind.
@@ -135,6 +158,10 @@ type rocksMemory struct {
 }
 
 func (s *store) memory() rocksMemory {
+	if !s.read() {
+		return rocksMemory{}
+	}
+	defer s.mu.RUnlock()
 	prop := func(name string) uint64 {
 		v, _ := s.db.GetIntProperty(name)
 		return v
@@ -177,6 +204,10 @@ func decodeInt(b []byte) (int64, error) {
 
 // getInt reads an int64 record. ok is false when there is none.
 func (s *store) getInt(key []byte) (v int64, ok bool, err error) {
+	if !s.read() {
+		return 0, false, errClosed
+	}
+	defer s.mu.RUnlock()
 	h, err := s.db.GetPinned(s.ro, key)
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: %v", resp.ErrStorage, err)
@@ -199,6 +230,10 @@ func (s *store) partial(key []byte) (v int64, ok bool, err error) {
 // pattern (all when match is nil). next is the position to resume at, or 0
 // at the end.
 func (s *store) scan(cursor uint64, count int, match func([]byte) bool) (keys [][]byte, next uint64, err error) {
+	if !s.read() {
+		return nil, 0, errClosed
+	}
+	defer s.mu.RUnlock()
 	it := s.db.NewIterator(s.ro)
 	defer it.Close()
 	examined := 0
@@ -224,6 +259,24 @@ func (s *store) scan(cursor uint64, count int, match func([]byte) bool) (keys []
 
 // estimateKeys is RocksDB's estimate of the number of records.
 func (s *store) estimateKeys() uint64 {
+	if !s.read() {
+		return 0
+	}
+	defer s.mu.RUnlock()
 	v, _ := s.db.GetIntProperty("rocksdb.estimate-num-keys")
 	return v
+}
+
+// checkpoint writes a RocksDB checkpoint of the database into dir.
+func (s *store) checkpoint(dir string) error {
+	if !s.read() {
+		return errClosed
+	}
+	defer s.mu.RUnlock()
+	cp, err := s.db.NewCheckpoint()
+	if err != nil {
+		return err
+	}
+	defer cp.Destroy()
+	return cp.CreateCheckpoint(dir, 0)
 }
