@@ -30,9 +30,11 @@ func (in *Info) Section(name string, body func(w *InfoSection)) {
 	if !in.all && !in.want[strings.ToLower(name)] {
 		return
 	}
+	if in.b.Len() > 0 {
+		in.b.WriteString("\r\n") // a blank line between sections, as in Redis
+	}
 	fmt.Fprintf(&in.b, "# %s\r\n", name)
 	body(&InfoSection{b: &in.b})
-	in.b.WriteString("\r\n")
 }
 
 // Reply is the bulk string of every section added.

@@ -23,13 +23,13 @@ func TestInfoSections(t *testing.T) {
 		in.Reply().WriteTo(Writer{Conn: &bufConn{out: &out}})
 		return string(out)
 	}
-	all := "$74\r\n# Server\r\nredis_version:7.2.0\r\n\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n\r\n"
+	all := "$72\r\n# Server\r\nredis_version:7.2.0\r\n\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n"
 	for _, args := range [][]string{nil, {"all"}, {"DEFAULT"}, {"everything"}, {"server", "MEMORY"}} {
 		if got := build(args...); got != all {
 			t.Errorf("INFO %q = %q, want %q", args, got, all)
 		}
 	}
-	if got := build("Memory"); got != "$41\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n\r\n" {
+	if got := build("Memory"); got != "$39\r\n# Memory\r\nused_memory_rss:42\r\nx:1,y=z\r\n\r\n" {
 		t.Errorf("INFO Memory = %q", got)
 	}
 	if got := build("nosuch"); got != "$0\r\n\r\n" {

@@ -155,8 +155,8 @@ func TestInfoMemory(t *testing.T) {
 			fields[k] = n
 		}
 	}
-	if got := fields["partial_cache_bytes"]; got != 1000*cacheEntryBytes {
-		t.Errorf("partial_cache_bytes %d, want %d", got, 1000*cacheEntryBytes)
+	if got := fields["partial_cache_buffer_bytes"]; got != 1000*cacheEntryBytes {
+		t.Errorf("partial_cache_buffer_bytes %d, want %d", got, 1000*cacheEntryBytes)
 	}
 	// 2000 counters are in the memtable, and the Go runtime holds at least
 	// the partial cache.

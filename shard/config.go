@@ -25,8 +25,9 @@ type Config struct {
 	// Password, when set, is required through AUTH or HELLO ... AUTH.
 	Password string
 	// CacheEntries sizes the cache of hot partials: CacheEntries × 64 bytes
-	// of memory, allocated at start, which holds about that many counters
-	// with short names. Default 262144 (16 MiB).
+	// of ring buffers, allocated at start, plus an index that grows as they
+	// fill; about 150 bytes a counter in all. Default 262144: about 40 MiB
+	// once full, holding some 350,000 partials with short names.
 	CacheEntries int
 	// BlockCacheBytes is RocksDB's block cache, in bytes. Default 64 MiB.
 	BlockCacheBytes uint64
