@@ -91,42 +91,41 @@ func (s *store) countCounters(limit int64, stop func() bool) (n int64, capped, o
 	ro.SetIterateUpperBound([]byte{prefixCounter + 1})
 	from := []byte{prefixCounter}
 	for {
-		// Each piece is a read of its own: close waits for at most one.
-		if !s.read() {
-			return n, false, false
-		}
-		it := s.db.NewIterator(ro)
-		i := int64(0)
-		for it.Seek(from); it.Valid(); it.Next() {
-			if i == countIterKeys {
-				// Go on from here with a new iterator.
-				from = append(from[:0], it.Key().Data()...)
-				break
-			}
-			i++
-			n++
-			if n >= limit {
-				it.Close()
-				s.mu.RUnlock()
-				return n, true, true
-			}
-			if n%4096 == 0 && stop() {
-				it.Close()
-				s.mu.RUnlock()
-				return n, false, false
-			}
-		}
-		done := !it.Valid()
-		err := it.Err()
-		it.Close()
-		s.mu.RUnlock()
-		if err != nil {
-			return n, false, false
-		}
-		if done {
-			return n, false, true
+		var more bool
+		from, more, capped, ok = s.countPiece(ro, from, &n, limit, stop)
+		if !more {
+			return n, capped, ok
 		}
 	}
+}
+
+// countPiece goes on with countCounters from the record at from, with one
+// iterator, for up to countIterKeys records, adding them to *n. more says
+// that the scan goes on at next; otherwise capped and ok are its outcome.
+// Each piece is a read of its own: close waits for at most one.
+func (s *store) countPiece(ro *grocksdb.ReadOptions, from []byte, n *int64, limit int64, stop func() bool) (next []byte, more, capped, ok bool) {
+	if !s.read() {
+		return nil, false, false, false
+	}
+	defer s.mu.RUnlock()
+	it := s.db.NewIterator(ro)
+	defer it.Close()
+	i := int64(0)
+	for it.Seek(from); it.Valid(); it.Next() {
+		if i == countIterKeys {
+			// Go on from here with a new iterator.
+			return append(from[:0], it.Key().Data()...), true, false, true
+		}
+		i++
+		*n++
+		if *n >= limit {
+			return nil, false, true, true
+		}
+		if *n%4096 == 0 && stop() {
+			return nil, false, false, false
+		}
+	}
+	return nil, false, false, it.Err() == nil
 }
 
 // countIterKeys is how many records countCounters reads with one iterator.
