@@ -145,8 +145,9 @@ rb() {
 	return "$rc"
 }
 
-# cpu_record FILE N BEFORE AFTER CLIENT: the CPU time of one measured run of
-# N requests. BEFORE and AFTER are cpu_ticks of SYS_PIDS; the last of them is
+# cpu_record FILE N CLIENT BEFORE AFTER: the CPU time of one measured run of
+# N requests. CLIENT is the client's clock ticks (rb); BEFORE and AFTER are
+# cpu_ticks of SYS_PIDS; the last of them is
 # the front (the process the clients talk to), the others are the back.
 cpu_record() {
 	local file=$1 n=$2 client=$3 b a i back=0

@@ -32,8 +32,11 @@ type partialCache struct {
 }
 
 func newPartialCache(entries int) *partialCache {
-	return &partialCache{c: freecache.NewCache(entries * cacheEntryBytes)}
+	return &partialCache{c: freecache.NewCache(cacheBufferBytes(entries))}
 }
+
+// cacheBufferBytes is the size of the ring buffers of a cache of entries.
+func cacheBufferBytes(entries int) int { return entries * cacheEntryBytes }
 
 func (p *partialCache) get(key []byte) (int64, bool) {
 	v, err := p.c.GetWithBuf(key, p.buf[:])

@@ -41,8 +41,8 @@ func TestPartialCache(t *testing.T) {
 		t.Fatal("a 4 KiB key was cached in a 512 KiB cache")
 	}
 
-	// The memory is fixed: many more counters than fit evict the old ones,
-	// and the newest are there.
+	// The memory is bounded: many more counters than fit evict the old
+	// ones, and the newest are there.
 	for i := range 100_000 {
 		c.add(fmt.Appendf(nil, "counter:%d", i), int64(i))
 	}

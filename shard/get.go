@@ -156,7 +156,7 @@ func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 		m := s.st.memory()
 		w.Field("used_memory_rss", rssBytes())
 		w.Field("go_memory_bytes", goMemoryBytes())
-		w.Field("partial_cache_buffer_bytes", s.cfg.CacheEntries*cacheEntryBytes)
+		w.Field("partial_cache_buffer_bytes", cacheBufferBytes(s.cfg.CacheEntries))
 		w.Field("rocksdb_memtables_bytes", m.memtables)
 		w.Field("rocksdb_block_cache_bytes", m.blockCache)
 		w.Field("rocksdb_block_cache_pinned_bytes", m.pinned)

@@ -152,7 +152,7 @@ func (s *store) close() {
 	s.bc.Destroy()
 }
 
-// memory is what RocksDB holds in memory, in bytes, by kind.
+// rocksMemory is what RocksDB holds in memory, in bytes, by kind.
 type rocksMemory struct {
 	memtables, blockCache, pinned, tableReaders uint64
 }
