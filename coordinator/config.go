@@ -68,7 +68,7 @@ type Config struct {
 	ProbeInterval time.Duration
 	// ConnsPerShard is the number of pipelined connections to each shard,
 	// rounded up to a power of two; each round goes over one of them, picked
-	// at random. Default 1: one connection carries every lane's rounds,
+	// at random. Default 1: one connection carries the write and read rounds,
 	// pipelined. On a 2-core machine two cost the coordinator more CPU per
 	// request than they saved (INCR and GET without pipelining, 50 clients).
 	ConnsPerShard int

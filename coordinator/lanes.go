@@ -53,13 +53,18 @@ func (g *group) add(q *writeReq) bool {
 	return true
 }
 
-// writeLane batches the increments for a slice of one shard's keys. It is
-// the coordinator's group commit: one goroutine takes every queued request,
-// coalesces those for the same key into one item, sends the whole round as
-// one SC.MINCR (pipelined with any due retries) and hands each request its
-// own exact partial. A key always
-// maps to the same lane and a lane has one round in flight, so increments of
-// one key reach the shard in the order they were queued.
+// writeLane batches the increments for one shard. It is the coordinator's
+// group commit: one goroutine takes every queued request, coalesces those
+// for the same key into one item, sends the whole round as one SC.MINCR
+// (pipelined with any due retries) and hands each request its own exact
+// partial. A lane has one round in flight, so increments of one key reach
+// the shard in the order they were queued.
+//
+// One lane per shard, not several: a round lands in one WriteBatch (with
+// --sync, one fsync) on the shard, so rounds that several lanes sent at once
+// would cost the shard a write each. Measured on random keys with -P 16
+// against four lanes per shard: 7% more increments a second by default,
+// 65% more with --sync.
 type writeLane struct {
 	sc       *shardConn
 	r        *router

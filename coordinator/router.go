@@ -30,7 +30,7 @@ import (
 type router struct {
 	ring         *ring.Ring
 	shards       []*shardConn
-	writes       [][]*writeLane // per shard, per lane
+	writes       []*writeLane // per shard
 	reads        []*readLane
 	spread       int
 	coord        uint64
@@ -56,10 +56,6 @@ type router struct {
 	hotSet       atomic.Pointer[map[string]struct{}]
 }
 
-// lanesPerShard is the number of write lanes (goroutines with one round in
-// flight each) per shard.
-const lanesPerShard = 4
-
 // maxRound bounds the requests in one lane round.
 const maxRound = 4096
 
@@ -82,11 +78,7 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	}
 	r.ownerSeen = newSeenCache()
 	for _, sc := range shards {
-		lanes := make([]*writeLane, lanesPerShard)
-		for i := range lanes {
-			lanes[i] = &writeLane{sc: sc, r: r, ch: make(chan *writeReq, maxRound), maxBatch: maxRound, byKey: map[string]*group{}}
-		}
-		r.writes = append(r.writes, lanes)
+		r.writes = append(r.writes, &writeLane{sc: sc, r: r, ch: make(chan *writeReq, maxRound), maxBatch: maxRound, byKey: map[string]*group{}})
 		r.reads = append(r.reads, &readLane{sc: sc, r: r, ch: make(chan *readReq, maxRound), maxBatch: maxRound})
 	}
 	return r, nil
@@ -96,10 +88,8 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 func (r *router) start(ctx context.Context, goFunc func(func())) {
 	r.ctx, r.goFunc = ctx, goFunc
 	for i := range r.shards {
-		for _, l := range r.writes[i] {
-			goFunc(func() { l.run(ctx) })
-		}
-		rl := r.reads[i]
+		wl, rl := r.writes[i], r.reads[i]
+		goFunc(func() { wl.run(ctx) })
 		goFunc(func() { rl.run(ctx) })
 	}
 }
@@ -168,14 +158,13 @@ func (r *router) route(q *writeReq, lastErr error, inLane bool) {
 			// The shard it was meant for was down.
 			r.metrics.failovers.WithLabelValues(r.shards[q.prefs[q.first]].id, sc.id).Inc()
 		}
-		lanes := r.writes[sc.idx]
-		lane := lanes[resp.KeyHash(q.key)%uint64(len(lanes))]
+		lane := r.writes[sc.idx]
 		select {
 		case lane.ch <- q:
 		default:
 			if inLane {
-				// A lane must never block on a full queue: two lanes
-				// could wait on each other.
+				// A lane must never block on a full queue: the lanes
+				// of two shards could wait on each other.
 				r.goFunc(func() { r.sendWrite(lane, q) })
 			} else {
 				r.sendWrite(lane, q) // back-pressure on the client connection
@@ -220,9 +209,7 @@ func (r *router) sendWrite(lane *writeLane, q *writeReq) {
 // drain answers everything still queued once every lane has stopped.
 func (r *router) drain() {
 	for i := range r.shards {
-		for _, l := range r.writes[i] {
-			l.failAll(nil, errShutdown)
-		}
+		r.writes[i].failAll(nil, errShutdown)
 		for {
 			select {
 			case q := <-r.reads[i].ch:
