@@ -167,7 +167,7 @@ func TestInfoMemory(t *testing.T) {
 			t.Errorf("%s %d, want at least %d\n%s", k, fields[k], low, info)
 		}
 	}
-	for _, k := range []string{"rocksdb_block_cache_bytes", "rocksdb_block_cache_pinned_bytes", "rocksdb_table_readers_bytes"} {
+	for _, k := range []string{"rocksdb_block_cache_bytes", "rocksdb_block_cache_pinned_bytes", "rocksdb_table_readers_bytes", "allocator_trims"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %s in\n%s", k, info)
 		}

@@ -161,6 +161,7 @@ func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 		w.Field("rocksdb_block_cache_bytes", m.blockCache)
 		w.Field("rocksdb_block_cache_pinned_bytes", m.pinned)
 		w.Field("rocksdb_table_readers_bytes", m.tableReaders)
+		w.Field("allocator_trims", s.trim.trims.Load())
 	})
 	in.Section("Stats", func(w *resp.InfoSection) {
 		w.Field("total_writes", st.Writes)

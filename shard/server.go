@@ -45,6 +45,7 @@ type Server struct {
 	draining atomic.Bool
 
 	count counterCount // see counters.go
+	trim  trimmer      // see trim.go
 }
 
 // New opens the shard's database and prepares the server. It does not
@@ -70,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, st: st, w: w}
 	s.mux = s.handlers()
 	s.goFunc(w.run)
+	s.goFunc(func() { s.trim.run(trimEvery, w.stop) })
 	return s, nil
 }
 
