@@ -35,8 +35,12 @@ func newPartialCache(entries int) *partialCache {
 	return &partialCache{c: freecache.NewCache(cacheBufferBytes(entries))}
 }
 
+// freecacheMinBytes is the smallest cache freecache makes: it rounds any
+// smaller size up to this.
+const freecacheMinBytes = 512 << 10
+
 // cacheBufferBytes is the size of the ring buffers of a cache of entries.
-func cacheBufferBytes(entries int) int { return entries * cacheEntryBytes }
+func cacheBufferBytes(entries int) int { return max(entries*cacheEntryBytes, freecacheMinBytes) }
 
 func (p *partialCache) get(key []byte) (int64, bool) {
 	v, err := p.c.GetWithBuf(key, p.buf[:])

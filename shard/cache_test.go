@@ -135,7 +135,7 @@ func TestCachedPartialsMatchTheStore(t *testing.T) {
 // was configured with and what it has written.
 func TestInfoMemory(t *testing.T) {
 	ctx := context.Background()
-	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.CacheEntries = 1000 })
+	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.CacheEntries = 10000 })
 	for i := range 2000 {
 		if err := c.Incr(ctx, fmt.Sprintf("k%d", i)).Err(); err != nil {
 			t.Fatal(err)
@@ -155,13 +155,13 @@ func TestInfoMemory(t *testing.T) {
 			fields[k] = n
 		}
 	}
-	if got := fields["partial_cache_buffer_bytes"]; got != 1000*cacheEntryBytes {
-		t.Errorf("partial_cache_buffer_bytes %d, want %d", got, 1000*cacheEntryBytes)
+	if got := fields["partial_cache_buffer_bytes"]; got != 10000*cacheEntryBytes {
+		t.Errorf("partial_cache_buffer_bytes %d, want %d", got, 10000*cacheEntryBytes)
 	}
 	// 2000 counters are in the memtable, and the Go runtime holds at least
 	// the partial cache.
 	for k, low := range map[string]int64{
-		"used_memory_rss": 1 << 20, "go_memory_bytes": 1000 * cacheEntryBytes, "rocksdb_memtables_bytes": 2000 * 8,
+		"used_memory_rss": 1 << 20, "go_memory_bytes": 10000 * cacheEntryBytes, "rocksdb_memtables_bytes": 2000 * 8,
 	} {
 		if fields[k] < low {
 			t.Errorf("%s %d, want at least %d\n%s", k, fields[k], low, info)
@@ -170,6 +170,15 @@ func TestInfoMemory(t *testing.T) {
 	for _, k := range []string{"rocksdb_block_cache_bytes", "rocksdb_block_cache_pinned_bytes", "rocksdb_table_readers_bytes", "allocator_trims"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %s in\n%s", k, info)
+		}
+	}
+}
+
+// A cache too small for freecache is made at its minimum, and INFO says so.
+func TestCacheBufferBytes(t *testing.T) {
+	for entries, want := range map[int]int{1: 512 << 10, 8192: 512 << 10, 8193: 8193 * 64, 262144: 16 << 20} {
+		if got := cacheBufferBytes(entries); got != want {
+			t.Errorf("cacheBufferBytes(%d) = %d, want %d", entries, got, want)
 		}
 	}
 }
