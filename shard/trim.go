@@ -1,8 +1,5 @@
 package shard
 
-// #include <malloc.h>
-import "C"
-
 import (
 	"sync/atomic"
 	"time"
@@ -28,7 +25,7 @@ func (t *trimmer) run(interval time.Duration, stop <-chan struct{}) {
 	for {
 		select {
 		case <-tick.C:
-			C.malloc_trim(0)
+			trimCHeap()
 			t.trims.Add(1)
 		case <-stop:
 			return

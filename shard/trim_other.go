@@ -1,0 +1,6 @@
+//go:build !linux
+
+package shard
+
+// trimCHeap does nothing where there is no glibc.
+func trimCHeap() {}
