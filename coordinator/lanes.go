@@ -117,11 +117,18 @@ func (l *writeLane) run(ctx context.Context) {
 	}
 }
 
-// failAll answers everything still queued at shutdown.
+// failAll answers everything still queued at shutdown. It runs twice, in
+// the lane and then in router.drain, so it forgets what it answered: a
+// request is answered once.
 func (l *writeLane) failAll(reqs []*writeReq, err error) {
 	for _, q := range reqs {
 		q.finish(l.sc.idx, 0, err)
 	}
+	for _, q := range l.carry {
+		q.finish(l.sc.idx, 0, err)
+	}
+	clear(l.carry)
+	l.carry = l.carry[:0]
 	for _, b := range l.retries {
 		berr := err
 		if b.maybeApplied {
@@ -130,6 +137,8 @@ func (l *writeLane) failAll(reqs []*writeReq, err error) {
 		}
 		b.finishAll(l.sc.idx, berr)
 	}
+	clear(l.retries)
+	l.retries = l.retries[:0]
 	for {
 		select {
 		case q := <-l.ch:

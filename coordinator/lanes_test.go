@@ -3,10 +3,14 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
 // Increments of many keys that queue while a round to their shard is in
@@ -55,6 +59,91 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 	for i := range keys {
 		if v, err := tc.client.Get(ctx, fmt.Sprintf("k%d", i)).Int64(); err != nil || v != int64(i+1) {
 			t.Fatalf("k%d = %d, %v; want %d", i, v, err, i+1)
+		}
+	}
+}
+
+// frozenCluster is a coordinator in front of one shard behind a freezer.
+func frozenCluster(t *testing.T, shardTimeout, writeTimeout time.Duration) (*testCluster, *freezer) {
+	back := newTestCluster(t, 1)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
+		c.ShardTimeout, c.WriteTimeout = shardTimeout, writeTimeout
+	})
+	tc.waitShard(0, true)
+	return tc, fz
+}
+
+// Shutdown drains: an increment in flight gets its reply, a command sent
+// meanwhile is refused as not applied, a new connection is refused, and
+// only then does the coordinator stop.
+func TestShutdownDrains(t *testing.T) {
+	tc, fz := frozenCluster(t, 5*time.Second, 10*time.Second)
+	other := tc.raw()
+	other.Expect(resptest.Status("PONG"), "PING")
+	fz.frozen.Store(true)
+	first := tc.raw()
+	first.Write(resptest.Encode("INCR", "k"))
+	time.Sleep(200 * time.Millisecond) // its round is held by the freezer
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- tc.coord.Shutdown(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if got, ok := other.Do("INCR", "j").(resptest.Err); !ok || !strings.HasPrefix(string(got), "TRYAGAIN") {
+		t.Errorf("INCR while draining: %#v, want a TRYAGAIN refusal", got)
+	}
+	if c, err := net.DialTimeout("tcp", tc.coord.Addr().String(), time.Second); err == nil {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, _ := c.Read(make([]byte, 1)); n != 0 {
+			t.Error("a new connection while draining got data")
+		}
+		c.Close()
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) with an increment in flight", err)
+	default:
+	}
+
+	fz.frozen.Store(false)
+	if got := first.Read(); got != int64(1) {
+		t.Errorf("INCR in flight at shutdown: %#v, want 1", got)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return after the round was answered")
+	}
+}
+
+// A shutdown whose deadline passes while a round is in flight answers each
+// request once (it used to answer the round's retried batch twice and
+// crash) and stops.
+func TestShutdownDeadlineDuringARound(t *testing.T) {
+	tc, fz := frozenCluster(t, 5*time.Second, 10*time.Second)
+	fz.frozen.Store(true)
+	defer fz.frozen.Store(false)
+	c := tc.raw()
+	c.Write(resptest.Encode("INCR", "k"))
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := tc.coord.Shutdown(ctx)
+	t.Logf("Shutdown: %v", err)
+	// The reply, if it made it out before the connection closed, must say
+	// the increment may have been applied.
+	c.C.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if v, rerr := resptest.ReadReply(c.R); rerr == nil {
+		if e, ok := v.(resptest.Err); !ok || !strings.HasPrefix(string(e), "UNKNOWN") {
+			t.Errorf("INCR cut off by shutdown: %#v, want an UNKNOWN error", v)
 		}
 	}
 }

@@ -45,6 +45,11 @@ type Server struct {
 	started time.Time
 	clients atomic.Int64
 
+	// inflight counts RESP handlers running. While draining, Shutdown
+	// waits for them, and new connections and commands are refused.
+	inflight atomic.Int64
+	draining atomic.Bool
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -157,7 +162,7 @@ func (s *Server) Start() error {
 			httpLn = tls.NewListener(httpLn, tlsCfg)
 		}
 	}
-	respSrv := redcon.NewServer("", s.mux.ServeRESP, s.accept, s.closed)
+	respSrv := redcon.NewServer("", s.serveRESP, s.accept, s.closed)
 	if s.cfg.IdleTimeout > 0 {
 		respSrv.SetIdleClose(s.cfg.IdleTimeout)
 	}
@@ -205,6 +210,9 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) accept(c redcon.Conn) bool {
+	if s.draining.Load() {
+		return false
+	}
 	c.SetContext(s.mux.NewSession(c.RemoteAddr()))
 	s.metrics.clients.Inc()
 	s.clients.Add(1)
@@ -265,9 +273,45 @@ func (s *Server) HTTPAddr() net.Addr {
 	return s.httpLn.Addr()
 }
 
-// Shutdown stops listening, closes client connections, answers what is
-// queued, and stops every goroutine, or returns ctx's error when the
-// deadline passes first.
+// serveRESP runs the mux for the commands read from c. While Shutdown
+// drains, it refuses them instead (certainly not applied, so a client may
+// retry them elsewhere), and flushes every reply at once: the connection
+// closes soon.
+func (s *Server) serveRESP(c redcon.Conn, cmd redcon.Command) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	if !s.draining.Load() {
+		s.mux.ServeRESP(c, cmd)
+	} else {
+		refusal := resp.ToReply(errShutdown)
+		c.WriteError(refusal)
+		for range c.ReadPipeline() {
+			c.WriteError(refusal)
+		}
+	}
+	if s.draining.Load() {
+		if w := redcon.BaseWriter(c); w != nil {
+			w.Flush()
+		}
+	}
+}
+
+// waitInflight waits until no RESP handler runs, for at most d or until
+// ctx is done.
+func (s *Server) waitInflight(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for s.inflight.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Shutdown drains and stops the coordinator, or returns ctx's error when
+// the deadline passes first. It refuses new connections and commands, lets
+// the commands in flight finish (each ends by its write deadline) and
+// writes their replies, then answers whatever is still queued, closes the
+// connections and stops every goroutine. A client connected through it
+// so gets a reply to every command it sent: never a closed connection
+// instead of the outcome of an increment the shards applied.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.shutdown {
@@ -277,7 +321,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown = true
 	respSrv, httpSrv, respLn := s.respSrv, s.httpSrv, s.respLn
 	s.mu.Unlock()
+	s.draining.Store(true)
+	s.waitInflight(ctx, s.cfg.WriteTimeout+s.cfg.ShardTimeout)
 	var errs []error
+	if httpSrv != nil {
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The lanes answer what is left; let those replies out too.
+	s.cancel()
+	s.waitInflight(ctx, time.Second)
 	if respSrv != nil {
 		// Close the listener ourselves: redcon's Close only says "not
 		// serving" when the Serve goroutine has not started yet, and that
@@ -287,12 +341,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		respSrv.Close()
 	}
-	if httpSrv != nil {
-		if err := httpSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	s.cancel()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
