@@ -78,7 +78,9 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	}
 	r.ownerSeen = newSeenCache()
 	for _, sc := range shards {
-		r.writes = append(r.writes, &writeLane{sc: sc, r: r, ch: make(chan *writeReq, maxRound), maxBatch: maxRound, byKey: map[string]*group{}})
+		// The queue holds four rounds: room for the rerouted rounds of a
+		// failed shard without a goroutine per request (see route).
+		r.writes = append(r.writes, &writeLane{sc: sc, r: r, ch: make(chan *writeReq, 4*maxRound), maxBatch: maxRound, byKey: map[string]*group{}})
 		r.reads = append(r.reads, &readLane{sc: sc, r: r, ch: make(chan *readReq, maxRound), maxBatch: maxRound})
 	}
 	return r, nil
