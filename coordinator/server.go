@@ -45,10 +45,9 @@ type Server struct {
 	started time.Time
 	clients atomic.Int64
 
-	// inflight counts RESP handlers running. While draining, Shutdown
-	// waits for them, and new connections and commands are refused.
-	inflight atomic.Int64
-	draining atomic.Bool
+	// drain tells Shutdown when every reply is on the wire; while it
+	// drains, new connections and commands are refused.
+	drain resp.Drain
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -162,7 +161,7 @@ func (s *Server) Start() error {
 			httpLn = tls.NewListener(httpLn, tlsCfg)
 		}
 	}
-	respSrv := redcon.NewServer("", s.serveRESP, s.accept, s.closed)
+	respSrv := redcon.NewServer("", s.drain.Wrap(s.serveRESP), s.accept, s.closed)
 	if s.cfg.IdleTimeout > 0 {
 		respSrv.SetIdleClose(s.cfg.IdleTimeout)
 	}
@@ -210,7 +209,7 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) accept(c redcon.Conn) bool {
-	if s.draining.Load() {
+	if s.drain.Draining() {
 		return false
 	}
 	c.SetContext(s.mux.NewSession(c.RemoteAddr()))
@@ -274,35 +273,26 @@ func (s *Server) HTTPAddr() net.Addr {
 }
 
 // serveRESP runs the mux for the commands read from c. While Shutdown
-// drains, it refuses them instead (certainly not applied, so a client may
-// retry them elsewhere), and flushes every reply at once: the connection
-// closes soon.
+// drains, it refuses them instead: certainly not applied, so a client may
+// retry them elsewhere.
 func (s *Server) serveRESP(c redcon.Conn, cmd redcon.Command) {
-	s.inflight.Add(1)
-	defer s.inflight.Add(-1)
-	if !s.draining.Load() {
+	if !s.drain.Draining() {
 		s.mux.ServeRESP(c, cmd)
-	} else {
-		refusal := resp.ToReply(errShutdown)
-		c.WriteError(refusal)
-		for range c.ReadPipeline() {
-			c.WriteError(refusal)
-		}
+		return
 	}
-	if s.draining.Load() {
-		if w := redcon.BaseWriter(c); w != nil {
-			w.Flush()
-		}
+	refusal := resp.ToReply(errShutdown)
+	c.WriteError(refusal)
+	for range c.ReadPipeline() {
+		c.WriteError(refusal)
 	}
 }
 
-// waitInflight waits until no RESP handler runs, for at most d or until
-// ctx is done.
-func (s *Server) waitInflight(ctx context.Context, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for s.inflight.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
-	}
+// waitDrained waits until every command read so far is answered, for at
+// most d or until ctx is done.
+func (s *Server) waitDrained(ctx context.Context, d time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	s.drain.Wait(wctx)
 }
 
 // Shutdown drains and stops the coordinator, or returns ctx's error when
@@ -321,8 +311,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown = true
 	respSrv, httpSrv, respLn := s.respSrv, s.httpSrv, s.respLn
 	s.mu.Unlock()
-	s.draining.Store(true)
-	s.waitInflight(ctx, s.cfg.WriteTimeout+s.cfg.ShardTimeout)
+	s.drain.Start()
+	s.waitDrained(ctx, s.cfg.WriteTimeout+s.cfg.ShardTimeout)
 	var errs []error
 	if httpSrv != nil {
 		if err := httpSrv.Shutdown(ctx); err != nil {
@@ -331,7 +321,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// The lanes answer what is left; let those replies out too.
 	s.cancel()
-	s.waitInflight(ctx, time.Second)
+	s.waitDrained(ctx, time.Second)
 	if respSrv != nil {
 		// Close the listener ourselves: redcon's Close only says "not
 		// serving" when the Serve goroutine has not started yet, and that

@@ -66,7 +66,7 @@ func (s *Server) counters() (n int64, capped bool) {
 // count, when the shard starts shutting down.
 func (s *Server) countCounters(batches uint64) {
 	start := time.Now()
-	n, capped, ok := s.st.countCounters(countLimit, s.draining.Load)
+	n, capped, ok := s.st.countCounters(countLimit, s.drain.Draining)
 	c := &s.count
 	c.mu.Lock()
 	defer c.mu.Unlock()

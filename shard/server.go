@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -39,10 +38,8 @@ type Server struct {
 	closing bool
 	wg      sync.WaitGroup
 
-	// inflight counts handlers running; draining makes each one flush its
-	// replies itself, so Shutdown knows when every reply is on the wire.
-	inflight atomic.Int64
-	draining atomic.Bool
+	// drain tells Shutdown when every reply is on the wire.
+	drain resp.Drain
 
 	count counterCount // see counters.go
 	trim  trimmer      // see trim.go
@@ -114,7 +111,7 @@ func (s *Server) serve() error {
 		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
 		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes,
 		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients, "protected_mode", s.cfg.ProtectedMode)
-	srv := redcon.NewServer("", s.serveRESP,
+	srv := redcon.NewServer("", s.drain.Wrap(s.mux.ServeRESP),
 		func(c redcon.Conn) bool {
 			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
 			return true
@@ -130,18 +127,6 @@ func (s *Server) serve() error {
 		return nil
 	}
 	return err
-}
-
-// serveRESP runs the mux and, while draining, flushes the replies at once.
-func (s *Server) serveRESP(c redcon.Conn, cmd redcon.Command) {
-	s.inflight.Add(1)
-	defer s.inflight.Add(-1)
-	s.mux.ServeRESP(c, cmd)
-	if s.draining.Load() {
-		if w := redcon.BaseWriter(c); w != nil {
-			w.Flush()
-		}
-	}
 }
 
 // guard wraps ln with the request limits, then protected mode and the
@@ -187,12 +172,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		s.draining.Store(true)
+		s.drain.Start()
 		s.w.close()
 		time.Sleep(s.cfg.DrainGrace)
-		for s.inflight.Load() > 0 {
-			time.Sleep(time.Millisecond)
-		}
+		s.drain.Wait(context.Background())
 		// A handler that returned just before draining was set flushes
 		// right after; give it a moment.
 		time.Sleep(20 * time.Millisecond)
