@@ -117,18 +117,14 @@ func (l *writeLane) run(ctx context.Context) {
 	}
 }
 
-// failAll answers everything still queued at shutdown. It runs twice, in
-// the lane and then in router.drain, so it forgets what it answered: a
-// request is answered once.
+// failAll answers everything still queued at shutdown (run has already
+// moved the carry into reqs). It runs twice, in the lane and then in
+// router.drain, so it forgets the retries it answered: a request is
+// answered once.
 func (l *writeLane) failAll(reqs []*writeReq, err error) {
 	for _, q := range reqs {
 		q.finish(l.sc.idx, 0, err)
 	}
-	for _, q := range l.carry {
-		q.finish(l.sc.idx, 0, err)
-	}
-	clear(l.carry)
-	l.carry = l.carry[:0]
 	for _, b := range l.retries {
 		berr := err
 		if b.maybeApplied {

@@ -11,22 +11,28 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shardcounter/shardcounter/internal/resptest"
+	"github.com/shardcounter/shardcounter/shard"
 )
+
+// frozenCluster is a coordinator in front of one shard behind a freezer,
+// and that shard.
+func frozenCluster(t *testing.T, shardTimeout, writeTimeout time.Duration) (*testCluster, *freezer, *shard.Server) {
+	back := newTestCluster(t, 1)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
+		c.ShardTimeout, c.WriteTimeout = shardTimeout, writeTimeout
+	})
+	tc.waitShard(0, true)
+	return tc, fz, back.shards[0]
+}
 
 // Increments of many keys that queue while a round to their shard is in
 // flight go out together as the next round: one WriteBatch on the shard
 // (one fsync with --sync), not one per key or per group of keys.
 func TestQueuedIncrementsShareOneRound(t *testing.T) {
-	back := newTestCluster(t, 1)
-	fz := newFreezer(t, back.addrs[0].Addr)
-	tc := newTestCluster(t, 0, func(c *Config) {
-		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
-		c.ShardTimeout = 5 * time.Second
-		c.WriteTimeout = 10 * time.Second
-	})
-	tc.waitShard(0, true)
+	tc, fz, sh := frozenCluster(t, 5*time.Second, 10*time.Second)
 	ctx := context.Background()
-	sh := back.shards[0]
 	before := sh.Stats().Batches
 
 	fz.frozen.Store(true)
@@ -63,23 +69,11 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 	}
 }
 
-// frozenCluster is a coordinator in front of one shard behind a freezer.
-func frozenCluster(t *testing.T, shardTimeout, writeTimeout time.Duration) (*testCluster, *freezer) {
-	back := newTestCluster(t, 1)
-	fz := newFreezer(t, back.addrs[0].Addr)
-	tc := newTestCluster(t, 0, func(c *Config) {
-		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
-		c.ShardTimeout, c.WriteTimeout = shardTimeout, writeTimeout
-	})
-	tc.waitShard(0, true)
-	return tc, fz
-}
-
 // Shutdown drains: an increment in flight gets its reply, a command sent
 // meanwhile is refused as not applied, a new connection is refused, and
 // only then does the coordinator stop.
 func TestShutdownDrains(t *testing.T) {
-	tc, fz := frozenCluster(t, 5*time.Second, 10*time.Second)
+	tc, fz, _ := frozenCluster(t, 5*time.Second, 10*time.Second)
 	other := tc.raw()
 	other.Expect(resptest.Status("PONG"), "PING")
 	fz.frozen.Store(true)
@@ -128,7 +122,7 @@ func TestShutdownDrains(t *testing.T) {
 // request once (it used to answer the round's retried batch twice and
 // crash) and stops.
 func TestShutdownDeadlineDuringARound(t *testing.T) {
-	tc, fz := frozenCluster(t, 5*time.Second, 10*time.Second)
+	tc, fz, _ := frozenCluster(t, 5*time.Second, 10*time.Second)
 	fz.frozen.Store(true)
 	defer fz.frozen.Store(false)
 	c := tc.raw()
