@@ -26,8 +26,9 @@ var (
 	// ErrShuttingDown is returned by a shard that is closing. The command was
 	// certainly not applied, so it is safe to retry anywhere.
 	ErrShuttingDown = errors.New("shard is shutting down")
-	// ErrStorage is returned when the shard could not write to RocksDB. The
-	// command was not applied.
+	// ErrStorage is returned when the shard could not read from RocksDB (a
+	// partial, a request record) before writing. The command was not
+	// applied. A failed write itself is ErrAmbiguous.
 	ErrStorage = errors.New("storage error")
 	// ErrNoAuth is returned for a command sent before AUTH on a server that
 	// requires a password.
@@ -41,7 +42,8 @@ var (
 	// down. The write was not applied.
 	ErrNoShardAvailable = errors.New("no shard available")
 	// ErrAmbiguous is returned when a write was sent to a shard and no reply
-	// came back before the deadline: it may or may not have been applied.
+	// came back before the deadline, or the shard's RocksDB write failed: it
+	// may or may not have been applied.
 	ErrAmbiguous = errors.New("write outcome unknown")
 )
 

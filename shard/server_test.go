@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,32 @@ func TestOverflow(t *testing.T) {
 	}
 	if err := c.DecrBy(ctx, "m", -9223372036854775808).Err(); err == nil {
 		t.Fatal("DECRBY MinInt64 accepted")
+	}
+}
+
+// A RocksDB write that fails is answered UNKNOWN, never IOERR: it may be in
+// the WAL already, and a coordinator re-routes an IOERR to another shard.
+func TestFailedWriteIsAmbiguous(t *testing.T) {
+	ctx := context.Background()
+	s, c := startShard(t, "s1", t.TempDir())
+	// RocksDB refuses a sync write without a WAL: a write that fails
+	// inside db.Write, set up before the shard writes anything.
+	s.st.wo.SetSync(true)
+	s.st.wo.DisableWAL(true)
+	_, err := incr(ctx, c, "s1", "k", 1, 7, 1)
+	if err == nil || !strings.HasPrefix(err.Error(), "UNKNOWN ") {
+		t.Fatalf("failed write answered %v, want UNKNOWN", err)
+	}
+	if !errors.Is(resp.FromReply(err.Error()), resp.ErrAmbiguous) {
+		t.Fatalf("%q does not parse back as ErrAmbiguous", err)
+	}
+	if err := c.Incr(ctx, "plain").Err(); err == nil || !strings.HasPrefix(err.Error(), "UNKNOWN ") {
+		t.Fatalf("failed plain INCR answered %v, want UNKNOWN", err)
+	}
+	s.st.wo.DisableWAL(false)
+	s.st.wo.SetSync(false)
+	if v, err := incr(ctx, c, "s1", "k", 1, 7, 2); err != nil || v != 1 {
+		t.Fatalf("after the failed write: %d, %v; want 1", v, err)
 	}
 }
 

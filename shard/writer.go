@@ -303,7 +303,11 @@ func (w *writer) apply(batch []*op) {
 	var werr error
 	if w.wb.Count() > 0 {
 		if err := w.st.db.Write(w.st.wo, w.wb); err != nil {
-			werr = fmt.Errorf("%w: write batch: %v", resp.ErrStorage, err)
+			// Not IOERR ("not applied"): a write that failed, say at its
+			// fsync, may already be in the WAL, and come back with it at
+			// the next start. A coordinator must neither re-route it nor
+			// report it as refused.
+			werr = fmt.Errorf("%w: RocksDB write failed, the batch may be in its log: %v", resp.ErrAmbiguous, err)
 			w.log.Error("RocksDB write failed; replying errors to the whole batch", "err", err, "ops", len(batch))
 		} else {
 			w.batches.Add(1)
