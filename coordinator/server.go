@@ -100,11 +100,11 @@ func New(cfg Config) (*Server, error) {
 		s.shards = append(s.shards, sc)
 	}
 	s.router, err = newRouter(rg, s.shards, cfg.Spread, cfg.WriteTimeout, m)
-	s.router.hotThreshold, s.router.hotSpread = cfg.HotThreshold, min(cfg.HotSpread, len(s.shards))
 	if err != nil {
 		s.closeShards()
 		return nil, err
 	}
+	s.router.hotThreshold, s.router.hotSpread = cfg.HotThreshold, min(cfg.HotSpread, len(s.shards))
 	s.stats = newClusterStats(s.shards, m, s.router.hot)
 	s.stats.afterTick = s.router.refreshHot
 	s.mux = s.handlers()

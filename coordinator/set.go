@@ -51,6 +51,10 @@ func (s *Server) set(_ *resp.Session, args [][]byte) resp.Reply {
 			break
 		}
 	}
+	if target == nil {
+		// Every shard was down a moment ago; nothing was changed.
+		return resp.Err(s.shards[s.ring.Owner(key)].unavailable())
+	}
 	err := s.allShards(func(sc *shardConn) error {
 		if sc == target {
 			return nil
