@@ -51,6 +51,19 @@ mkdir -p "$OUTDIR"
 # report PERFDATA PID TITLE: the two top lists of one process as markdown.
 report() {
 	local data=$1 pid=$2 title=$3 mode
+	# Kernel against user space: a process that spends most of its time in
+	# the kernel (system calls, loopback TCP) gains little from faster code
+	# of its own.
+	echo "#### $title: by object (kernel, the shardcounter binary, RocksDB, the C library)"
+	echo
+	echo '```'
+	(
+		set +o pipefail
+		perf report -i "$data" --pid "$pid" --no-children --percentage relative --sort dso -g none --stdio 2>/dev/null |
+			awk '!/^#/ && /%/' | head -n 6 | sed 's/[ -]*$//'
+	)
+	echo '```'
+	echo
 	for mode in children no-children; do
 		if [[ $mode == children ]]; then
 			echo "#### $title: inclusive (the function and what it calls)"
