@@ -1,9 +1,12 @@
 package coordinator
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +143,52 @@ func TestShutdownDeadlineDuringARound(t *testing.T) {
 			t.Errorf("INCR cut off by shutdown: %#v, want an UNKNOWN error", v)
 		}
 	}
+}
+
+// A connection still working through a pipeline when a shutdown's deadline
+// passes queues its next increments after the lanes have stopped. Those are
+// answered too: nothing waits for a reply that never comes.
+func TestShutdownAnswersIncrementsQueuedAfterTheLanesStopped(t *testing.T) {
+	back := newTestCluster(t, 2)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: "s1", Addr: fz.ln.Addr().String()}, back.addrs[1]}
+		c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second
+	})
+	tc.waitShard(0, true)
+	tc.waitShard(1, true)
+	var frozen, live string // owned by s1 behind the freezer, and by s2
+	for i := 0; frozen == "" || live == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if tc.coord.ring.Owner([]byte(k)) == 0 {
+			frozen = cmp.Or(frozen, k)
+		} else {
+			live = cmp.Or(live, k)
+		}
+	}
+	fz.frozen.Store(true)
+	defer fz.frozen.Store(false)
+	// The first INCR's round is held; the connection waits for its reply
+	// before it goes on with the rest of the pipeline.
+	var pipeline []byte
+	pipeline = append(pipeline, resptest.Encode("INCR", frozen)...)
+	for range 20 {
+		pipeline = append(pipeline, resptest.Encode("PING")...)
+		pipeline = append(pipeline, resptest.Encode("INCR", live)...)
+	}
+	tc.raw().Write(pipeline)
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	t.Logf("Shutdown: %v", tc.coord.Shutdown(ctx))
+	var stacks []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		stacks = make([]byte, 1<<20)
+		stacks = stacks[:runtime.Stack(stacks, true)]
+		if !bytes.Contains(stacks, []byte("(*writeReq).wait")) {
+			return
+		}
+	}
+	i := bytes.Index(stacks, []byte("(*writeReq).wait"))
+	t.Fatalf("an increment still waits for its reply 5 s after Shutdown returned:\n%s", stacks[i:min(len(stacks), i+1200)])
 }

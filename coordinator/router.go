@@ -36,6 +36,7 @@ type router struct {
 	coord        uint64
 	seq          atomic.Uint64
 	pick         atomic.Uint64 // rotates a spread counter's writes over its shards
+	stopped      atomic.Bool   // drain has run: the lanes are gone
 	writeTimeout time.Duration
 	retryBackoff time.Duration
 	split        *lru.Cache[string, *splitState]
@@ -163,6 +164,7 @@ func (r *router) route(q *writeReq, lastErr error, inLane bool) {
 		lane := r.writes[sc.idx]
 		select {
 		case lane.ch <- q:
+			r.orphans(sc.idx)
 		default:
 			if inLane {
 				// A lane must never block on a full queue: the lanes
@@ -203,6 +205,7 @@ func (r *router) sendWrite(lane *writeLane, q *writeReq) {
 	}
 	select {
 	case lane.ch <- q:
+		r.orphans(lane.sc.idx)
 	case <-r.ctx.Done():
 		q.finish(-1, 0, errShutdown)
 	}
@@ -210,16 +213,35 @@ func (r *router) sendWrite(lane *writeLane, q *writeReq) {
 
 // drain answers everything still queued once every lane has stopped.
 func (r *router) drain() {
+	r.stopped.Store(true)
 	for i := range r.shards {
 		r.writes[i].failAll(nil, errShutdown)
-		for {
-			select {
-			case q := <-r.reads[i].ch:
-				q.done(i, nil, nil, errShutdown)
-				continue
-			default:
-			}
-			break
+		r.emptyQueues(i)
+	}
+}
+
+// orphans is called after a request went on shard i's queue. Once drain
+// has run nothing reads that queue: a client still working through a
+// pipeline it sent before the shutdown would wait for that reply forever.
+// So whoever queues after drain began answers the queue itself. (Either
+// drain sees the request in the queue, or the sender sees stopped.)
+func (r *router) orphans(i int) {
+	if r.stopped.Load() {
+		r.emptyQueues(i)
+	}
+}
+
+// emptyQueues answers every request queued for shard i with errShutdown;
+// none of them was sent.
+func (r *router) emptyQueues(i int) {
+	for {
+		select {
+		case q := <-r.writes[i].ch:
+			q.finish(i, 0, errShutdown)
+		case q := <-r.reads[i].ch:
+			q.done(i, nil, nil, errShutdown)
+		default:
+			return
 		}
 	}
 }
@@ -330,6 +352,7 @@ func (r *router) read(keys [][]byte, done func(*readResult, error)) {
 		}
 		select {
 		case rl.ch <- req:
+			r.orphans(rl.sc.idx)
 		case <-r.ctx.Done():
 			req.done(rl.sc.idx, nil, nil, errShutdown)
 		}
