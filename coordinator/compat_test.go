@@ -715,3 +715,88 @@ func addInt(a, b int64) (int64, bool) {
 	}
 	return s, true
 }
+
+// An increment that would take a counter's total past int64 is refused on
+// the shard, applying nothing, also when the shard holds only part of the
+// counter: a failover write to the next shard, and the writes of a split
+// counter. Each used to be applied there and answered as an overflow, and
+// the counter could no longer be read.
+func TestOverflowOfATotalOverSeveralShards(t *testing.T) {
+	ctx := context.Background()
+	const overflow = "ERR increment or decrement would overflow"
+	partial := func(tc *testCluster, shard int, key string) int64 {
+		t.Helper()
+		p, _, err := tc.coord.shards[shard].partials(ctx, [][]byte{[]byte(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p[0]
+	}
+
+	t.Run("failover", func(t *testing.T) {
+		tc := newTestCluster(t, 2, func(c *Config) { c.ProbeInterval = time.Hour })
+		key := "ovf"
+		owner := tc.coord.ring.Owner([]byte(key))
+		other := 1 - owner
+		for _, d := range []int64{math.MinInt64 + 5, math.MaxInt64} {
+			if err := tc.client.Set(ctx, key, d, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			sign := int64(1)
+			if d < 0 {
+				sign = -1
+			}
+			tc.stopShard(owner)
+			err := tc.client.IncrBy(ctx, key, sign*10).Err() // past the end
+			if err == nil || err.Error() != overflow {
+				t.Errorf("INCRBY past int64 on the next shard: %v, want %q", err, overflow)
+			}
+			if p := partial(tc, other, key); p != 0 {
+				t.Errorf("the refused increment was applied on the next shard: partial %d", p)
+			}
+			if v, err := tc.client.IncrBy(ctx, key, -sign).Result(); err != nil || v != d-sign {
+				t.Errorf("INCRBY within range on the next shard: %d %v, want %d", v, err, d-sign)
+			}
+			tc.restartShard(owner)
+			tc.coord.shards[owner].probe(ctx)
+			if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != d-sign {
+				t.Errorf("GET after the owner is back: %d %v, want %d", v, err, d-sign)
+			}
+			if err := tc.client.Del(ctx, key).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
+	t.Run("split", func(t *testing.T) {
+		tc := newTestCluster(t, 2, func(c *Config) { c.Spread = 2 })
+		key := "sp"
+		const big = 6_000_000_000_000_000_000
+		if err := tc.client.IncrBy(ctx, key, big).Err(); err != nil {
+			t.Fatal(err)
+		}
+		// Each INCRBY goes to the next of the two shards: the second
+		// would take the total past int64 from the shard that holds 0.
+		for range 2 {
+			if err := tc.client.IncrBy(ctx, key, big).Err(); err == nil || err.Error() != overflow {
+				t.Errorf("INCRBY past int64 of a split counter: %v, want %q", err, overflow)
+			}
+		}
+		if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != big {
+			t.Errorf("GET: %d %v, want %d", v, err, int64(big))
+		}
+		if p0, p1 := partial(tc, 0, key), partial(tc, 1, key); p0+p1 != big {
+			t.Errorf("partials %d + %d, want a sum of %d", p0, p1, int64(big))
+		}
+
+		// In one pipeline, both in flight to different shards at once.
+		rc := tc.raw()
+		rc.Write(append(resptest.Encode("INCRBY", "fresh", "6000000000000000000"), resptest.Encode("INCRBY", "fresh", "6000000000000000000")...))
+		if first, second := rc.Read(), rc.Read(); first != int64(big) || second != resptest.Err(overflow) {
+			t.Errorf("pipelined INCRBYs past int64: %#v, %#v; want %d and %q", first, second, int64(big), overflow)
+		}
+		if p0, p1 := partial(tc, 0, "fresh"), partial(tc, 1, "fresh"); p0+p1 != big {
+			t.Errorf("pipelined: partials %d + %d, want a sum of %d", p0, p1, int64(big))
+		}
+	})
+}

@@ -20,6 +20,9 @@ type group struct {
 	lo, hi   int64 // lowest and highest running sums, for the shard's overflow check
 	reqs     []*writeReq
 	deadline time.Time
+	// others is the best-known sum of the key's partials on other shards,
+	// set when it may have some (see router.others).
+	others int64
 }
 
 // batch is one SC.MINCR: a round's groups under one request id, so a retry
@@ -37,6 +40,27 @@ type batch struct {
 func newGroup(q *writeReq) *group {
 	return &group{key: q.key, sum: q.delta, lo: min(0, q.delta), hi: max(0, q.delta),
 		reqs: []*writeReq{q}, deadline: q.deadline}
+}
+
+// bounds are the running-sum bounds the shard checks its partial against.
+// The shard knows only its own partial, so for a counter with partials
+// elsewhere they are moved by the others' sum: then the shard refuses an
+// increment that would take the counter's total, as this coordinator last
+// saw it, past int64, and applies nothing. (With others above zero, the
+// upper bound moved covers the partial's and the total's; below zero, the
+// lower one.) ok is false when the moved bound itself leaves int64: then
+// the total would leave it too, unless this shard's partial leans the
+// other way by as much, which the check cannot say; the group is refused
+// as an overflow.
+func (g *group) bounds() (lo, hi int64, ok bool) {
+	lo, hi, ok = g.lo, g.hi, true
+	switch {
+	case g.others > 0:
+		hi, ok = resp.AddInt(hi, g.others)
+	case g.others < 0:
+		lo, ok = resp.AddInt(lo, g.others)
+	}
+	return lo, hi, ok
 }
 
 // add appends q unless the sum would leave int64.
@@ -189,6 +213,17 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		}
 		groups = append(groups, g)
 	}
+	var alone []*writeReq
+	kept := groups[:0]
+	for _, g := range groups {
+		g.others = l.r.others(g.reqs[0], l.sc.idx)
+		if _, _, ok := g.bounds(); !ok {
+			alone = l.overflowed(g, alone, fmt.Errorf("%w: the partials of this counter on other shards add up to %d", resp.ErrOverflow, g.others))
+			continue
+		}
+		kept = append(kept, g)
+	}
+	groups = kept
 	if len(groups) > 0 {
 		b := &batch{id: l.r.nextID(), groups: groups, deadline: groups[0].deadline}
 		for _, g := range groups[1:] {
@@ -206,7 +241,8 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	for i, b := range batches {
 		c := resp.IncrMultiCmd{Shard: l.sc.id, ID: b.id, Items: make([]resp.IncrItem, len(b.groups))}
 		for j, g := range b.groups {
-			c.Items[j] = resp.IncrItem{Key: g.key, Delta: g.sum, Lo: g.lo, Hi: g.hi}
+			lo, hi, _ := g.bounds() // checked when the batch was made
+			c.Items[j] = resp.IncrItem{Key: g.key, Delta: g.sum, Lo: lo, Hi: hi}
 		}
 		cmds[i] = l.sc.cmd(c.Args())
 		items += len(b.groups)
@@ -216,7 +252,6 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	results := l.sc.client.DoMulti(rctx, cmds...)
 	cancel()
 	l.r.metrics.shardRound(l.sc.id, time.Since(start), items)
-	var alone []*writeReq
 	for i, b := range batches {
 		replies, err := results[i].ToArray()
 		if err == nil && len(replies) != len(b.groups) {
@@ -231,14 +266,8 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 			partial, err := replies[j].AsInt64()
 			if err != nil {
 				err = l.sc.classify(err)
-				if errors.Is(err, resp.ErrOverflow) && len(g.reqs) > 1 {
-					// One of them overflows; the others may not, as in
-					// Redis. Send them one by one before anything newer
-					// for these keys.
-					for _, q := range g.reqs {
-						q.single = true
-					}
-					alone = append(alone, g.reqs...)
+				if errors.Is(err, resp.ErrOverflow) {
+					alone = l.overflowed(g, alone, err)
 					continue
 				}
 				for _, q := range g.reqs {
@@ -259,6 +288,21 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	if len(alone) > 0 {
 		l.round(ctx, alone)
 	}
+}
+
+// overflowed handles a group that would take its counter past int64: a
+// lone request gets err; the requests of a coalesced one are sent one by
+// one (appended to alone) before anything newer for the key, since some of
+// them may fit, as in Redis.
+func (l *writeLane) overflowed(g *group, alone []*writeReq, err error) []*writeReq {
+	if len(g.reqs) == 1 {
+		g.reqs[0].finish(l.sc.idx, 0, err)
+		return alone
+	}
+	for _, q := range g.reqs {
+		q.single = true
+	}
+	return append(alone, g.reqs...)
 }
 
 // finishAll answers every request of b with err.

@@ -114,19 +114,10 @@ type incrResult struct {
 func (r *router) incr(q *writeReq) {
 	r.hot.observe(q.key, q.delta)
 	q.prefs = r.ring.Prefs(q.key)
+	var st *splitState
 	if r.nSplit.Load() > 0 {
-		if st, ok := r.split.Get(string(q.key)); ok {
-			q.split = true
-			total, err := st.total()
-			if err == nil {
-				if _, ok := resp.AddInt(total, q.delta); !ok {
-					err = resp.ErrOverflow
-				}
-			}
-			if err != nil {
-				q.finish(-1, 0, err)
-				return
-			}
+		if s, ok := r.split.Get(string(q.key)); ok {
+			st, q.split = s, true
 		}
 	}
 	spread := r.spread
@@ -135,6 +126,19 @@ func (r *router) incr(q *writeReq) {
 			spread = max(spread, r.hotSpread)
 			q.split = true
 		}
+	}
+	if q.split || spread > 1 {
+		// Writes to several shards at once: each shard checks only the
+		// others' partials as last seen, so the increments in flight are
+		// counted here.
+		if st == nil {
+			st = r.splitState(q.key)
+		}
+		if err := st.reserve(q.delta); err != nil {
+			q.finish(-1, 0, err)
+			return
+		}
+		q.reserved = st
 	}
 	if spread > 1 {
 		// Every write moves on to the next of the key's shards, also in
@@ -250,6 +254,52 @@ func (r *router) emptyQueues(i int) {
 type splitState struct {
 	mu       sync.Mutex
 	partials []int64
+	// up and down are the sums of the positive and of the negative
+	// increments that this coordinator has in flight for the counter.
+	up, down int64
+}
+
+// reserve counts delta as in flight, or fails with ErrOverflow when the
+// best-known total with every increment in flight in delta's direction and
+// delta would leave int64. Each successful reserve is undone by one done.
+func (st *splitState) reserve(delta int64) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t, err := st.sumLocked()
+	if err != nil {
+		return err
+	}
+	pending := &st.up
+	if delta < 0 {
+		pending = &st.down
+	}
+	t, ok := resp.AddInt(t, *pending)
+	if ok {
+		_, ok = resp.AddInt(t, delta)
+	}
+	if !ok {
+		return resp.ErrOverflow
+	}
+	*pending += delta // no wrap: |pending + delta| <= |t - total| + |delta|, which fit
+	return nil
+}
+
+// done ends an increment of delta that reserve counted: shard took it and
+// its partial is now partial, in one step, and done returns the best-known
+// total; or, with shard -1, it was not applied.
+func (st *splitState) done(delta int64, shard int, partial int64) (int64, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if delta < 0 {
+		st.down -= delta
+	} else {
+		st.up -= delta
+	}
+	if shard < 0 {
+		return 0, nil
+	}
+	st.partials[shard] = partial
+	return st.sumLocked()
 }
 
 func (r *router) splitState(key []byte) *splitState {
@@ -265,6 +315,31 @@ func (r *router) splitState(key []byte) *splitState {
 	}
 	r.nSplit.Add(1)
 	return st
+}
+
+// others is the best-known sum of the partials of q's key on shards other
+// than shard, for a write to shard that may not be the only one holding
+// the key: a split counter's, or a write to a shard other than the owner.
+// It is 0 otherwise, and when the sum leaves int64 (the write then fails
+// its check in finish).
+func (r *router) others(q *writeReq, shard int) int64 {
+	if shard == q.prefs[0] && r.spread == 1 && !q.split {
+		return 0
+	}
+	st := r.splitState(q.key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var t int64
+	for s, p := range st.partials {
+		var ok bool
+		if s == shard {
+			continue
+		}
+		if t, ok = resp.AddInt(t, p); !ok {
+			return 0
+		}
+	}
+	return t
 }
 
 // set records shard's partial and returns the best-known total.

@@ -71,6 +71,8 @@ func (s *Server) set(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	if target.idx != s.ring.Owner(key) {
 		s.router.splitState(key).set(target.idx, v)
+	} else {
+		s.router.ownerSeen.put(key, v)
 	}
 	return resp.OK
 }

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,13 +17,14 @@ type writeReq struct {
 	r        *router
 	key      []byte
 	delta    int64
-	deadline time.Time // set by the first lane round that takes it
-	prefs    []int     // the key's shards, owner first (shared, read-only)
-	pos      int       // index in prefs of the shard it is queued for
-	first    int       // index in prefs of the shard it is meant for
-	tries    int       // shards of prefs tried so far, from first on
-	single   bool      // send alone, never coalesced (after a group overflowed)
-	split    bool      // the counter was known to be split when it came in
+	deadline time.Time   // set by the first lane round that takes it
+	prefs    []int       // the key's shards, owner first (shared, read-only)
+	pos      int         // index in prefs of the shard it is queued for
+	first    int         // index in prefs of the shard it is meant for
+	tries    int         // shards of prefs tried so far, from first on
+	single   bool        // send alone, never coalesced (after a group overflowed)
+	split    bool        // the counter was known to be split when it came in
+	reserved *splitState // counts q as in flight (splitState.reserve)
 
 	res   incrResult
 	err   error
@@ -48,14 +50,43 @@ func newWriteReq(r *router, key []byte, delta int64) *writeReq {
 // partial, or err. It is called exactly once, by the router or a lane; the
 // caller must not touch q afterwards.
 func (q *writeReq) finish(shard int, partial int64, err error) {
-	if err == nil {
+	switch {
+	case err == nil:
 		q.res = incrResult{total: partial, shard: shard, partial: partial}
 		if shard != q.prefs[0] || q.r.spread > 1 || q.split {
-			q.res.total, err = q.r.splitState(q.key).set(shard, partial)
+			q.res.total, err = q.record(shard, partial)
 		}
+	case q.reserved != nil:
+		q.reserved.done(q.delta, -1, 0)
 	}
 	q.err = err
 	q.ready.Unlock()
+}
+
+// record keeps shard's new partial in the counter's split state and
+// returns the best-known total.
+func (q *writeReq) record(shard int, partial int64) (int64, error) {
+	st := q.r.splitState(q.key)
+	if q.reserved != nil && q.reserved != st {
+		// Evicted from the split cache, and made anew since reserve.
+		q.reserved.done(q.delta, -1, 0)
+		q.reserved = nil
+	}
+	var total int64
+	var err error
+	if q.reserved != nil {
+		total, err = st.done(q.delta, shard, partial)
+	} else {
+		total, err = st.set(shard, partial)
+	}
+	if err != nil {
+		// The shard took it, so the overflow error, which says it did
+		// not, would be wrong. A write through another coordinator raced
+		// it: each checked the partials as it last saw them.
+		err = fmt.Errorf("%w: shard %s took the increment, but the partials of this counter as last seen now add up past int64: %v",
+			resp.ErrAmbiguous, q.r.shards[shard].id, err)
+	}
+	return total, err
 }
 
 // wait blocks until finish.
