@@ -48,9 +48,9 @@ make_work shardcounter-profile
 build_tools
 mkdir -p "$OUTDIR"
 
-# report PERFDATA PID TITLE: the two top lists of one process as markdown.
+# report PERFDATA TITLE: the top lists of one process as markdown.
 report() {
-	local data=$1 pid=$2 title=$3 mode
+	local data=$1 title=$2 mode
 	# Kernel against user space: a process that spends most of its time in
 	# the kernel (system calls, loopback TCP) gains little from faster code
 	# of its own.
@@ -59,7 +59,7 @@ report() {
 	echo '```'
 	(
 		set +o pipefail
-		perf report -i "$data" --pid "$pid" --no-children --percentage relative --sort dso -g none --stdio 2>/dev/null |
+		perf report -i "$data" --no-children --percentage relative --sort dso -g none --stdio 2>/dev/null |
 			awk '!/^#/ && /%/' | head -n 6 | sed 's/[ -]*$//'
 	)
 	echo '```'
@@ -75,7 +75,7 @@ report() {
 		# head ends the pipe early: no pipefail here.
 		(
 			set +o pipefail
-			perf report -i "$data" --pid "$pid" --"$mode" --percentage relative --sort symbol -g none --stdio 2>/dev/null |
+			perf report -i "$data" --"$mode" --percentage relative --sort symbol -g none --stdio 2>/dev/null |
 				awk '!/^#/ && /%/' | head -n "$TOP" | sed 's/[ -]*$//' | cut -c1-150
 		)
 		echo '```'
@@ -106,11 +106,18 @@ for wl in "${WORKLOADS[@]}"; do
 	pids=("$coord" "${SHARD_PIDS[@]}")
 	before=$(cpu_ticks "${pids[@]}")
 	t0=$(date +%s%N)
-	perf record -q -F 999 -g -p "$(
-		IFS=,
-		echo "${pids[*]}"
-	)" -o "$WORK/$wl.perf" -- sleep "$SECS" 2>>"$WORK/logs/perf.log" ||
-		die "$wl: perf record failed (it needs root or kernel.perf_event_paranoid <= 1): $(tail -n 3 "$WORK/logs/perf.log")"
+	# One recording per process, side by side: with several processes in
+	# one recording, perf report's --pid showed only part of a process's
+	# samples (those of some of its threads).
+	recs=()
+	for pid in "${pids[@]}"; do
+		perf record -q -F 999 -g -p "$pid" -o "$WORK/$wl.$pid.perf" -- sleep "$SECS" 2>>"$WORK/logs/perf.log" &
+		recs+=("$!")
+	done
+	for rec in "${recs[@]}"; do
+		wait "$rec" ||
+			die "$wl: perf record failed (it needs root or kernel.perf_event_paranoid <= 1): $(tail -n 3 "$WORK/logs/perf.log")"
+	done
 	t1=$(date +%s%N)
 	after=$(cpu_ticks "${pids[@]}")
 	# The figures per request assume the load ran through the recording.
@@ -141,10 +148,10 @@ for wl in "${WORKLOADS[@]}"; do
 		echo
 		echo "## Coordinator"
 		echo
-		report "$WORK/$wl.perf" "$coord" "Coordinator"
+		report "$WORK/$wl.$coord.perf" "Coordinator"
 		echo "## Shard s$busiest"
 		echo
-		report "$WORK/$wl.perf" "$shard" "Shard s$busiest"
+		report "$WORK/$wl.$shard.perf" "Shard s$busiest"
 	} >"$out"
 	log "$wl: $(printf '%.0f' "$rps") requests/s; wrote $out"
 done
