@@ -27,7 +27,7 @@
 # Environment:
 #   BENCH_QUICK=1      smoke run: 1 round of ~1.5 s runs (about a minute);
 #                      writes bench/RESULTS-quick.md, not bench/RESULTS.md
-#   BENCH_SECS=12      seconds per measured run
+#   BENCH_SECS=6       seconds per measured run
 #   BENCH_REPS=3       rounds
 #   BENCH_SYSTEMS="A B C D E PG"  which systems (the targets need all)
 #   BENCH_OUT=path     where the markdown goes
@@ -52,7 +52,7 @@ if [[ ${BENCH_QUICK:-0} == 1 ]]; then
 	IDLE_WAIT=${BENCH_IDLE_WAIT:-0}
 else
 	IDLE_WAIT=${BENCH_IDLE_WAIT:-60}
-	SECS=${BENCH_SECS:-12}
+	SECS=${BENCH_SECS:-6}
 	REPS=${BENCH_REPS:-3}
 	OUT=${BENCH_OUT:-bench/RESULTS.md}
 	MODE=full
