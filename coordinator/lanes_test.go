@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"strings"
@@ -191,4 +192,55 @@ func TestShutdownAnswersIncrementsQueuedAfterTheLanesStopped(t *testing.T) {
 	}
 	i := bytes.Index(stacks, []byte("(*writeReq).wait"))
 	t.Fatalf("an increment still waits for its reply 5 s after Shutdown returned:\n%s", stacks[i:min(len(stacks), i+1200)])
+}
+
+// reserve counts a split counter's increments in flight in each direction
+// and refuses one that, with all those of its direction, would take the
+// best-known total past int64; done gives the room back.
+func TestSplitStateReserve(t *testing.T) {
+	st := &splitState{partials: []int64{math.MaxInt64 - 10, 0}}
+	steps := []struct {
+		op     string // "reserve", "undo" (done, not applied) or "apply" (done on shard 1)
+		delta  int64
+		refuse bool
+	}{
+		{"reserve", 6, false},
+		{"reserve", 5, true}, // 6 in flight: MaxInt64-10+6+5 leaves int64
+		{"reserve", 4, false},
+		{"reserve", -5, false}, // downwards there is room
+		{"undo", 6, false},
+		{"reserve", 6, false}, // the undone 6 gave its room back
+		{"apply", 4, false},   // shard 1's partial is now 4
+		{"reserve", 1, true},  // MaxInt64-10+4 and 6 in flight: no room left
+		{"apply", 6, false},   // shard 1's partial is now 10: the total is MaxInt64
+		{"reserve", 1, true},
+		{"undo", -5, false},
+	}
+	partial := int64(0)
+	for i, s := range steps {
+		switch s.op {
+		case "reserve":
+			if err := st.reserve(s.delta); (err != nil) != s.refuse {
+				t.Fatalf("step %d: reserve(%d) = %v, want refused %v", i, s.delta, err, s.refuse)
+			}
+		case "undo":
+			st.done(s.delta, -1, 0)
+		case "apply":
+			partial += s.delta
+			if _, err := st.done(s.delta, 1, partial); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+	}
+	if st.up != 0 || st.down != 0 {
+		t.Fatalf("in flight after every increment ended: up %d, down %d", st.up, st.down)
+	}
+	// The sum of the increments in flight never wraps either.
+	low := &splitState{partials: []int64{math.MinInt64 + 1, 0}}
+	if err := low.reserve(math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if err := low.reserve(math.MaxInt64); err == nil {
+		t.Fatal("a second MaxInt64 in flight was reserved: the sum in flight wraps")
+	}
 }

@@ -277,10 +277,11 @@ func (st *splitState) reserve(delta int64) error {
 	if ok {
 		_, ok = resp.AddInt(t, delta)
 	}
-	if !ok {
+	sum, fits := resp.AddInt(*pending, delta)
+	if !ok || !fits {
 		return resp.ErrOverflow
 	}
-	*pending += delta // no wrap: |pending + delta| <= |t - total| + |delta|, which fit
+	*pending = sum
 	return nil
 }
 
