@@ -172,26 +172,48 @@ func (l *writeLane) failAll(reqs []*writeReq, err error) {
 // round sends due retries and the new requests as one pipeline.
 func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	now := time.Now()
-	var batches []*batch
+	batches := l.dueRetries(now)
+	groups, alone := l.group(reqs, now)
+	if len(groups) > 0 {
+		batches = append(batches, newBatch(l.r.nextID(), groups))
+	}
+	if len(batches) > 0 {
+		alone = l.send(ctx, batches, alone)
+	}
+	if len(alone) > 0 {
+		l.round(ctx, alone)
+	}
+}
+
+// dueRetries takes the retries whose backoff has passed.
+func (l *writeLane) dueRetries(now time.Time) []*batch {
+	var due []*batch
 	keep := l.retries[:0]
 	for _, b := range l.retries {
 		if b.notBefore.After(now) {
 			keep = append(keep, b)
 			continue
 		}
-		batches = append(batches, b)
+		due = append(due, b)
 	}
 	l.retries = keep
+	return due
+}
 
+// group coalesces reqs into one group per key. A request whose delta does
+// not fit its key's group goes to the carry, for the next round, with every
+// later one for the key; the requests of a group that would take its
+// counter past int64 on their own are returned to go one by one (see
+// overflowed).
+func (l *writeLane) group(reqs []*writeReq, now time.Time) (groups []*group, alone []*writeReq) {
 	if !l.sc.up.Load() {
 		// Nothing of these was sent: they may go to the next shard.
 		for _, q := range reqs {
 			l.r.reroute(q, l.sc.unavailable())
 		}
-		reqs = reqs[:0]
+		return nil, nil
 	}
 	clear(l.byKey)
-	var groups []*group
 	for _, q := range reqs {
 		if q.deadline.IsZero() {
 			q.deadline = now.Add(l.r.writeTimeout)
@@ -213,7 +235,6 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		}
 		groups = append(groups, g)
 	}
-	var alone []*writeReq
 	kept := groups[:0]
 	for _, g := range groups {
 		g.others = l.r.others(g.reqs[0], l.sc.idx)
@@ -223,25 +244,30 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		}
 		kept = append(kept, g)
 	}
-	groups = kept
-	if len(groups) > 0 {
-		b := &batch{id: l.r.nextID(), groups: groups, deadline: groups[0].deadline}
-		for _, g := range groups[1:] {
-			if g.deadline.Before(b.deadline) {
-				b.deadline = g.deadline
-			}
+	return kept, alone
+}
+
+// newBatch is one SC.MINCR of groups, due by the earliest of their
+// deadlines.
+func newBatch(id resp.RequestID, groups []*group) *batch {
+	b := &batch{id: id, groups: groups, deadline: groups[0].deadline}
+	for _, g := range groups[1:] {
+		if g.deadline.Before(b.deadline) {
+			b.deadline = g.deadline
 		}
-		batches = append(batches, b)
 	}
-	if len(batches) == 0 {
-		return
-	}
+	return b
+}
+
+// send sends batches in one pipeline and answers their requests; those
+// that must go again one by one are appended to alone.
+func (l *writeLane) send(ctx context.Context, batches []*batch, alone []*writeReq) []*writeReq {
 	cmds := make(rueidis.Commands, len(batches))
 	items := 0
 	for i, b := range batches {
 		c := resp.IncrMultiCmd{Shard: l.sc.id, ID: b.id, Items: make([]resp.IncrItem, len(b.groups))}
 		for j, g := range b.groups {
-			lo, hi, _ := g.bounds() // checked when the batch was made
+			lo, hi, _ := g.bounds() // checked when the group was made
 			c.Items[j] = resp.IncrItem{Key: g.key, Delta: g.sum, Lo: lo, Hi: hi}
 		}
 		cmds[i] = l.sc.cmd(c.Args())
@@ -263,31 +289,36 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		}
 		l.sc.latency.Store(int64(time.Since(start)))
 		for j, g := range b.groups {
-			partial, err := replies[j].AsInt64()
-			if err != nil {
-				err = l.sc.classify(err)
-				if errors.Is(err, resp.ErrOverflow) {
-					alone = l.overflowed(g, alone, err)
-					continue
-				}
-				for _, q := range g.reqs {
-					q.finish(l.sc.idx, 0, err)
-				}
-				continue
-			}
-			if g.reqs[0].prefs[0] == l.sc.idx {
-				l.r.ownerSeen.put(g.key, partial)
-			}
-			base := partial - g.sum
-			for _, q := range g.reqs {
-				base += q.delta
-				q.finish(l.sc.idx, base, nil)
-			}
+			alone = l.answer(g, &replies[j], alone)
 		}
 	}
-	if len(alone) > 0 {
-		l.round(ctx, alone)
+	return alone
+}
+
+// answer hands each request of g its own partial from the shard's reply
+// for the group: the partial before the group plus the deltas up to and
+// including the request's own.
+func (l *writeLane) answer(g *group, reply *rueidis.RedisMessage, alone []*writeReq) []*writeReq {
+	partial, err := reply.AsInt64()
+	if err != nil {
+		err = l.sc.classify(err)
+		if errors.Is(err, resp.ErrOverflow) {
+			return l.overflowed(g, alone, err)
+		}
+		for _, q := range g.reqs {
+			q.finish(l.sc.idx, 0, err)
+		}
+		return alone
 	}
+	if g.reqs[0].prefs[0] == l.sc.idx {
+		l.r.ownerSeen.put(g.key, partial)
+	}
+	base := partial - g.sum
+	for _, q := range g.reqs {
+		base += q.delta
+		q.finish(l.sc.idx, base, nil)
+	}
+	return alone
 }
 
 // overflowed handles a group that would take its counter past int64: a
