@@ -200,3 +200,58 @@ func TestReadsAfterClose(t *testing.T) {
 		t.Error("countCounters after close reports a count")
 	}
 }
+
+// TestCountWaitsWhileWriting: while the shard keeps writing, the count is
+// not taken again before countMaxStale; once it stops, the next look but
+// one (the first still sees the last writes) starts it.
+func TestCountWaitsWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	s, c := startShard(t, "s1", t.TempDir())
+	lastScan := func() time.Time {
+		s.count.mu.Lock()
+		defer s.count.mu.Unlock()
+		return s.count.at
+	}
+	waitCount := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if st := s.Stats(); st.Counters == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("counters never reached %d", want)
+			}
+		}
+	}
+	if err := c.Incr(ctx, "k0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(1)
+	write := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := c.Incr(ctx, fmt.Sprintf("k%d", i)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			s.Stats()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	defer func(d time.Duration) { countMaxStale = d }(countMaxStale)
+	countMaxStale = time.Hour
+	at := lastScan()
+	write(1, 150) // 1.5 s of writes, a look after each: past countMaxAge
+	if got := lastScan(); !got.Equal(at) {
+		t.Fatalf("the count was taken again while the shard was writing (at %v, then %v)", at, got)
+	}
+	s.Stats() // still sees the last write
+	waitCount(150)
+
+	countMaxStale = 0
+	at = lastScan()
+	write(150, 300)
+	if got := lastScan(); got.Equal(at) {
+		t.Fatal("with countMaxStale 0, no count was taken during 1.5 s of writes")
+	}
+}
