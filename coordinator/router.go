@@ -324,7 +324,7 @@ func (r *router) splitState(key []byte) *splitState {
 // It is 0 otherwise, and when the sum leaves int64 (the write then fails
 // its check in finish).
 func (r *router) others(q *writeReq, shard int) int64 {
-	if shard == q.prefs[0] && r.spread == 1 && !q.split {
+	if !q.mayBeSplit(shard) {
 		return 0
 	}
 	st := r.splitState(q.key)

@@ -53,7 +53,7 @@ func (q *writeReq) finish(shard int, partial int64, err error) {
 	switch {
 	case err == nil:
 		q.res = incrResult{total: partial, shard: shard, partial: partial}
-		if shard != q.prefs[0] || q.r.spread > 1 || q.split {
+		if q.mayBeSplit(shard) {
 			q.res.total, err = q.record(shard, partial)
 		}
 	case q.reserved != nil:
@@ -61,6 +61,13 @@ func (q *writeReq) finish(shard int, partial int64, err error) {
 	}
 	q.err = err
 	q.ready.Unlock()
+}
+
+// mayBeSplit reports whether q's counter may have partials on shards
+// other than shard, q's target: it is split, or shard is not its owner.
+// Then the counter's split state gives its total.
+func (q *writeReq) mayBeSplit(shard int) bool {
+	return shard != q.prefs[0] || q.r.spread > 1 || q.split
 }
 
 // record keeps shard's new partial in the counter's split state and
