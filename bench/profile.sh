@@ -48,6 +48,19 @@ make_work shardcounter-profile
 build_tools
 mkdir -p "$OUTDIR"
 
+# perf_top PERFDATA N PERF-REPORT-ARGS...: the first N lines of a perf report
+# list, percentages of the recording's own samples.
+perf_top() {
+	local data=$1 n=$2
+	shift 2
+	# head ends the pipe early: no pipefail here.
+	(
+		set +o pipefail
+		perf report -i "$data" --percentage relative -g none --stdio "$@" 2>/dev/null |
+			awk '!/^#/ && /%/' | head -n "$n" | sed 's/[ -]*$//' | cut -c1-150
+	)
+}
+
 # report PERFDATA TITLE: the top lists of one process as markdown.
 report() {
 	local data=$1 title=$2 mode
@@ -57,11 +70,7 @@ report() {
 	echo "#### $title: by object (kernel, the shardcounter binary, RocksDB, the C library)"
 	echo
 	echo '```'
-	(
-		set +o pipefail
-		perf report -i "$data" --no-children --percentage relative --sort dso -g none --stdio 2>/dev/null |
-			awk '!/^#/ && /%/' | head -n 6 | sed 's/[ -]*$//'
-	)
+	perf_top "$data" 6 --no-children --sort dso
 	echo '```'
 	echo
 	for mode in children no-children; do
@@ -72,12 +81,7 @@ report() {
 		fi
 		echo
 		echo '```'
-		# head ends the pipe early: no pipefail here.
-		(
-			set +o pipefail
-			perf report -i "$data" --"$mode" --percentage relative --sort symbol -g none --stdio 2>/dev/null |
-				awk '!/^#/ && /%/' | head -n "$TOP" | sed 's/[ -]*$//' | cut -c1-150
-		)
+		perf_top "$data" "$TOP" --"$mode" --sort symbol
 		echo '```'
 		echo
 	done
