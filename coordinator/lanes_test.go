@@ -18,16 +18,19 @@ import (
 	"github.com/shardcounter/shardcounter/shard"
 )
 
-// frozenCluster is a coordinator in front of one shard behind a freezer,
-// and that shard.
-func frozenCluster(t *testing.T, shardTimeout, writeTimeout time.Duration) (*testCluster, *freezer, *shard.Server) {
-	back := newTestCluster(t, 1)
+// frozenCluster is a coordinator in front of n shards, the first of them
+// (s1) behind a freezer, and that shard.
+func frozenCluster(t *testing.T, n int, shardTimeout, writeTimeout time.Duration) (*testCluster, *freezer, *shard.Server) {
+	back := newTestCluster(t, n)
 	fz := newFreezer(t, back.addrs[0].Addr)
+	shards := append([]ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}, back.addrs[1:]...)
 	tc := newTestCluster(t, 0, func(c *Config) {
-		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
+		c.Shards = shards
 		c.ShardTimeout, c.WriteTimeout = shardTimeout, writeTimeout
 	})
-	tc.waitShard(0, true)
+	for i := range n {
+		tc.waitShard(i, true)
+	}
 	return tc, fz, back.shards[0]
 }
 
@@ -35,7 +38,7 @@ func frozenCluster(t *testing.T, shardTimeout, writeTimeout time.Duration) (*tes
 // flight go out together as the next round: one WriteBatch on the shard
 // (one fsync with --sync), not one per key or per group of keys.
 func TestQueuedIncrementsShareOneRound(t *testing.T) {
-	tc, fz, sh := frozenCluster(t, 5*time.Second, 10*time.Second)
+	tc, fz, sh := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
 	ctx := context.Background()
 	before := sh.Stats().Batches
 
@@ -77,7 +80,7 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 // meanwhile is refused as not applied, a new connection is refused, and
 // only then does the coordinator stop.
 func TestShutdownDrains(t *testing.T) {
-	tc, fz, _ := frozenCluster(t, 5*time.Second, 10*time.Second)
+	tc, fz, _ := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
 	other := tc.raw()
 	other.Expect(resptest.Status("PONG"), "PING")
 	fz.frozen.Store(true)
@@ -126,7 +129,7 @@ func TestShutdownDrains(t *testing.T) {
 // request once (it used to answer the round's retried batch twice and
 // crash) and stops.
 func TestShutdownDeadlineDuringARound(t *testing.T) {
-	tc, fz, _ := frozenCluster(t, 5*time.Second, 10*time.Second)
+	tc, fz, _ := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
 	fz.frozen.Store(true)
 	defer fz.frozen.Store(false)
 	c := tc.raw()
@@ -150,14 +153,7 @@ func TestShutdownDeadlineDuringARound(t *testing.T) {
 // passes queues its next increments after the lanes have stopped. Those are
 // answered too: nothing waits for a reply that never comes.
 func TestShutdownAnswersIncrementsQueuedAfterTheLanesStopped(t *testing.T) {
-	back := newTestCluster(t, 2)
-	fz := newFreezer(t, back.addrs[0].Addr)
-	tc := newTestCluster(t, 0, func(c *Config) {
-		c.Shards = []ShardAddr{{ID: "s1", Addr: fz.ln.Addr().String()}, back.addrs[1]}
-		c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second
-	})
-	tc.waitShard(0, true)
-	tc.waitShard(1, true)
+	tc, fz, _ := frozenCluster(t, 2, 5*time.Second, 10*time.Second)
 	var frozen, live string // owned by s1 behind the freezer, and by s2
 	for i := 0; frozen == "" || live == ""; i++ {
 		k := fmt.Sprintf("k%d", i)
