@@ -122,7 +122,7 @@ func (l *writeLane) run(ctx context.Context) {
 		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
-			l.failAll(reqs, fmt.Errorf("%w: coordinator is shutting down", resp.ErrShuttingDown))
+			l.failAll(reqs)
 			return
 		case q := <-l.ch:
 			reqs = append(reqs, q)
@@ -142,31 +142,24 @@ func (l *writeLane) run(ctx context.Context) {
 }
 
 // failAll answers everything still queued at shutdown (run has already
-// moved the carry into reqs). It runs twice, in the lane and then in
-// router.drain, so it forgets the retries it answered: a request is
-// answered once.
-func (l *writeLane) failAll(reqs []*writeReq, err error) {
+// moved the carry into reqs), and the shard's queues. It runs twice, in
+// the lane and then in router.drain, so it forgets the retries it
+// answered: a request is answered once.
+func (l *writeLane) failAll(reqs []*writeReq) {
 	for _, q := range reqs {
-		q.finish(l.sc.idx, 0, err)
+		q.finish(l.sc.idx, 0, errShutdown)
 	}
 	for _, b := range l.retries {
-		berr := err
+		err := errShutdown
 		if b.maybeApplied {
 			// Never TRYAGAIN for a write that may have been applied.
-			berr = fmt.Errorf("%w: coordinator shut down before shard %s confirmed the increments", resp.ErrAmbiguous, l.sc.id)
+			err = fmt.Errorf("%w: coordinator shut down before shard %s confirmed the increments", resp.ErrAmbiguous, l.sc.id)
 		}
-		b.finishAll(l.sc.idx, berr)
+		b.finishAll(l.sc.idx, err)
 	}
 	clear(l.retries)
 	l.retries = l.retries[:0]
-	for {
-		select {
-		case q := <-l.ch:
-			q.finish(l.sc.idx, 0, err)
-		default:
-			return
-		}
-	}
+	l.r.emptyQueues(l.sc.idx)
 }
 
 // round sends due retries and the new requests as one pipeline.
@@ -402,15 +395,8 @@ func (l *readLane) run(ctx context.Context) {
 		reqs = reqs[:0]
 		select {
 		case <-ctx.Done():
-			err := fmt.Errorf("%w: coordinator is shutting down", resp.ErrShuttingDown)
-			for {
-				select {
-				case q := <-l.ch:
-					q.done(l.sc.idx, nil, nil, err)
-				default:
-					return
-				}
-			}
+			l.r.emptyQueues(l.sc.idx)
+			return
 		case q := <-l.ch:
 			reqs = append(reqs, q)
 		}

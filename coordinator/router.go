@@ -218,9 +218,8 @@ func (r *router) sendWrite(lane *writeLane, q *writeReq) {
 // drain answers everything still queued once every lane has stopped.
 func (r *router) drain() {
 	r.stopped.Store(true)
-	for i := range r.shards {
-		r.writes[i].failAll(nil, errShutdown)
-		r.emptyQueues(i)
+	for _, l := range r.writes {
+		l.failAll(nil)
 	}
 }
 
