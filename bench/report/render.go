@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -154,9 +155,30 @@ const noisy = 0.10
 
 func render(r *results) string {
 	var b strings.Builder
-	m := r.meta
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	renderMethod(&b, r.meta)
+	renderTable(&b, r)
+	renderTargets(&b, r)
+	renderCPU(&b, r)
+	renderChecks(&b, r)
+	renderRuns(&b, r)
+	return b.String()
+}
 
+// allSystems is every system, the Redis-protocol ones and then PostgreSQL.
+func allSystems() []string { return append(slices.Clone(redisSystems), pgSystems...) }
+
+// tableSystems is the systems a workload's rows list: PostgreSQL only
+// runs the one-key INCR.
+func tableSystems(wl string) []string {
+	if wl == "incr1" {
+		return allSystems()
+	}
+	return redisSystems
+}
+
+// renderMethod writes the heading and how the run was made.
+func renderMethod(b *strings.Builder, m map[string]string) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Throughput and latency (`make bench`)\n\n")
 	if m["mode"] == "quick" {
 		p("**Quick smoke run (BENCH_QUICK=1): one short round, not a measurement.**\n\n")
@@ -200,8 +222,12 @@ func render(r *results) string {
 		p("\n")
 	}
 	p("\n")
+}
 
-	// Targets on the rows of the peer they compare with.
+// renderTable writes a row per system and workload, with each target on
+// the row of the peer it compares with.
+func renderTable(b *strings.Builder, r *results) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	rowTargets := map[string][]string{}
 	for _, t := range targets {
 		v := r.judge(t)
@@ -221,16 +247,10 @@ func render(r *results) string {
 	p("| workload | system | ops/s | p50 ms | p99 ms | spread | A ÷ this | E ÷ this | target |\n")
 	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, wl := range workloads {
-		systems := redisSystems
-		if wl.id == "incr1" {
-			systems = append(append([]string{}, redisSystems...), pgSystems...)
-		}
-		first := true
-		for _, sys := range systems {
+		for i, sys := range tableSystems(wl.id) {
 			name := ""
-			if first {
+			if i == 0 {
 				name = "**" + wl.name + "**"
-				first = false
 			}
 			c := r.get(sys, wl.id)
 			tg := strings.Join(rowTargets[wl.id+"/"+sys], "<br>")
@@ -262,13 +282,14 @@ func render(r *results) string {
 				spread, ratio("A"), ratio("E"), tg)
 		}
 	}
+}
 
-	// The targets on their own.
-	pass, total := 0, 0
-	var tb strings.Builder
+// renderTargets writes the targets on their own, and how many pass.
+func renderTargets(b *strings.Builder, r *results) {
+	pass := 0
+	var rows strings.Builder
 	for _, t := range targets {
 		v := r.judge(t)
-		total++
 		measured := ""
 		if v.state == "pass" || v.state == "FAIL" {
 			measured = fmtRatio(v.measured)
@@ -279,15 +300,17 @@ func render(r *results) string {
 		} else if state == "FAIL" {
 			state = "**FAIL**"
 		}
-		fmt.Fprintf(&tb, "| %s | %s | %s | %s | %s |\n", t, workloadName(t.wl), measured, state, v.gap)
+		fmt.Fprintf(&rows, "| %s | %s | %s | %s | %s |\n", t, workloadName(t.wl), measured, state, v.gap)
 	}
-	p("\n### Targets of issue 3: %d of %d pass\n\n", pass, total)
-	p("| target | workload | measured | result | how far off |\n| --- | --- | ---: | --- | --- |\n")
-	b.WriteString(tb.String())
+	fmt.Fprintf(b, "\n### Targets of issue 3: %d of %d pass\n\n", pass, len(targets))
+	b.WriteString("| target | workload | measured | result | how far off |\n| --- | --- | ---: | --- | --- |\n")
+	b.WriteString(rows.String())
+}
 
-	renderCPU(&b, r)
-
-	// Checks.
+// renderChecks writes the value checks, the noisy cells, the errors and
+// what was skipped.
+func renderChecks(b *strings.Builder, r *results) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("\n### Checks\n\n")
 	p("After the INCR runs of each round, `GET counter:__rand_int__` must equal every INCR of that key that redis-benchmark sent (warm-up and measured; it exits on an error reply).\n\n")
 	for _, sys := range redisSystems {
@@ -309,7 +332,7 @@ func render(r *results) string {
 	}
 	var noisyCells []string
 	for _, wl := range workloads {
-		for _, sys := range append(append([]string{}, redisSystems...), pgSystems...) {
+		for _, sys := range allSystems() {
 			if c := r.get(sys, wl.id); c != nil && len(c.runs) > 1 && c.spread > noisy {
 				noisyCells = append(noisyCells, fmt.Sprintf("%s / %s (%.0f%%)", short(sys), wl.name, c.spread*100))
 			}
@@ -317,10 +340,10 @@ func render(r *results) string {
 	}
 	if len(noisyCells) > 0 {
 		p("- Spread above 10%%: %s.\n", strings.Join(noisyCells, ", "))
-	} else if m["reps"] != "1" {
+	} else if r.meta["reps"] != "1" {
 		p("- Every cell's spread is at most 10%%.\n")
 	}
-	for _, sys := range append(append([]string{}, redisSystems...), pgSystems...) {
+	for _, sys := range allSystems() {
 		for _, e := range r.errors[sys] {
 			p("- %s error: `%s`\n", short(sys), strings.ReplaceAll(e, "`", "'"))
 		}
@@ -328,12 +351,15 @@ func render(r *results) string {
 	if why := r.skipped["PG-sync"]; why != "" {
 		p("- PostgreSQL skipped: %s.\n", why)
 	}
+}
 
-	// Every run.
+// renderRuns writes every measured run's ops/s, folded away.
+func renderRuns(b *strings.Builder, r *results) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("\n<details><summary>Every measured run (ops/s)</summary>\n\n")
 	p("| workload | system | runs |\n| --- | --- | --- |\n")
 	for _, wl := range workloads {
-		for _, sys := range append(append([]string{}, redisSystems...), pgSystems...) {
+		for _, sys := range allSystems() {
 			c := r.get(sys, wl.id)
 			if c == nil {
 				continue
@@ -346,7 +372,6 @@ func render(r *results) string {
 		}
 	}
 	p("\n</details>\n")
-	return b.String()
 }
 
 // splice writes md into path between <!-- NAME:begin --> and
