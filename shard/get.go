@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/tidwall/match"
-
 	"github.com/shardcounter/shardcounter/resp"
 )
 
@@ -60,7 +58,7 @@ func (s *Server) scScan(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	var pred func([]byte) bool
 	if c.Pattern != "" && c.Pattern != "*" {
-		pred = func(k []byte) bool { return match.Match(string(k), c.Pattern) }
+		pred = func(k []byte) bool { return globMatch(string(k), c.Pattern) }
 	}
 	keys, next, err := s.st.scan(c.Cursor, c.Count, pred)
 	if err != nil {

@@ -307,3 +307,25 @@ func TestIncrMulti(t *testing.T) {
 		t.Fatalf("full = %d, want unchanged", v)
 	}
 }
+
+// A SCAN pattern with many stars is matched in time proportional to the key
+// and the pattern, not exponential in the stars: the shard answers it at
+// once, and its other clients are not held up.
+func TestScanPatternIsNotExponential(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	if err := c.Incr(ctx, strings.Repeat("a", 60)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := c.Do(ctx, "SC.SCAN", "s1", "0", "10", "*a*a*a*a*a*a*b*").Slice()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("SC.SCAN with a pattern of 7 stars took %s", took)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := res[1].([]any); len(keys) != 0 {
+		t.Fatalf("pattern without a b matched %q", keys)
+	}
+}
