@@ -329,3 +329,47 @@ func TestScanPatternIsNotExponential(t *testing.T) {
 		t.Fatalf("pattern without a b matched %q", keys)
 	}
 }
+
+// A request id pruned from the deduplication window stays refused with
+// EXPIRED after a restart: the shard does not forget that it can no longer
+// tell, and apply a stale retry a second time.
+func TestDedupPruningSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	short := func(c *Config) { c.DedupWindow = time.Second }
+	s, c := startShard(t, "s1", dir, short)
+	for seq := uint64(1); seq <= 2; seq++ {
+		if _, err := incr(ctx, c, "s1", "k", 1, 7, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := incr(ctx, c, "s1", "k", 1, 7, 2)
+		if err != nil && errors.Is(resp.FromReply(err.Error()), resp.ErrRequestExpired) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request id never expired; last reply err=%v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.Close()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	_, c2 := startShard(t, "s1", dir, short)
+	for seq := uint64(1); seq <= 2; seq++ {
+		if _, err := incr(ctx, c2, "s1", "k", 1, 7, seq); err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrRequestExpired) {
+			t.Errorf("retry of pruned id 7:%d after a restart: err=%v, want EXPIRED", seq, err)
+		}
+	}
+	if v, err := c2.Get(ctx, "k").Int64(); err != nil || v != 2 {
+		t.Fatalf("partial %d (%v) after stale retries, want 2", v, err)
+	}
+	// New ids of that coordinator are applied.
+	if v, err := incr(ctx, c2, "s1", "k", 1, 7, 3); err != nil || v != 3 {
+		t.Fatalf("new id after the restart: %d, %v; want 3", v, err)
+	}
+}

@@ -15,7 +15,8 @@ import (
 //
 //	m<name>                     meta: the shard id, the format version
 //	c<keyhash:8><key>           a counter's partial: int64, 8 bytes big-endian
-//	d<coord:8><seq:8>           an applied request id: the partial it produced
+//	d<coord:8><seq:8>           an applied request id: the partial it produced;
+//	                            empty for the last id pruned (see dedupIndex)
 //
 // Counters are stored in KeyHash order so that SCAN cursors are plain
 // numbers (see resp.KeyHash). Request ids of one coordinator are stored in

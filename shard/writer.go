@@ -475,7 +475,9 @@ func decodeItems(rec []byte, items []incrItem) error {
 // Every window/8 the writer takes a checkpoint of maxSeq; the ids covered by
 // a checkpoint older than the window are deleted with one range delete per
 // coordinator, and ids at or below pruned[coord] are answered with
-// ErrRequestExpired, since the shard can no longer tell.
+// ErrRequestExpired, since the shard can no longer tell. The range delete
+// stops short of the last pruned id, whose record is emptied instead: that
+// mark brings pruned[coord] back after a restart.
 type dedupIndex struct {
 	st          *store
 	window      time.Duration
@@ -489,9 +491,11 @@ type dedupCheckpoint struct {
 	maxSeq map[uint64]uint64
 }
 
-// loadDedupIndex finds the coordinators that have ids stored and the highest
-// seq of each. It seeks once per coordinator, not once per id, so start-up
-// does not scan the database.
+// loadDedupIndex finds the coordinators that have ids stored, the highest
+// seq of each and, from the mark prune leaves (an empty record, before any
+// other of the coordinator's), up to which seq they were pruned. It seeks
+// once per coordinator, not once per id, so start-up does not scan the
+// database.
 func loadDedupIndex(st *store, window time.Duration) (*dedupIndex, error) {
 	d := &dedupIndex{st: st, window: window, maxSeq: map[uint64]uint64{}, pruned: map[uint64]uint64{}}
 	it := st.db.NewIterator(st.ro)
@@ -502,6 +506,9 @@ func loadDedupIndex(st *store, window time.Duration) (*dedupIndex, error) {
 			break
 		}
 		coord := binary.BigEndian.Uint64(k[1:9])
+		if len(it.Value().Data()) == 0 {
+			d.pruned[coord] = binary.BigEndian.Uint64(k[9:17])
+		}
 		// The last id of this coordinator is just before the first key past it.
 		end := binary.BigEndian.AppendUint64([]byte{prefixDedup}, coord)
 		end = append(end, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
@@ -510,7 +517,9 @@ func loadDedupIndex(st *store, window time.Duration) (*dedupIndex, error) {
 			break
 		}
 		last := it.Key().Data()
-		d.maxSeq[coord] = binary.BigEndian.Uint64(last[9:17])
+		if seq := binary.BigEndian.Uint64(last[9:17]); seq > d.pruned[coord] {
+			d.maxSeq[coord] = seq
+		}
 		if coord == ^uint64(0) {
 			break
 		}
@@ -578,7 +587,8 @@ func (d *dedupIndex) prune(now time.Time) error {
 		}
 		from := binary.BigEndian.AppendUint64([]byte{prefixDedup}, coord)
 		to := dedupKey(nil, resp.RequestID{Coord: coord, Seq: seq})
-		wb.DeleteRange(from, append(to, 0))
+		wb.DeleteRange(from, to)
+		wb.Put(to, nil) // the mark that loadDedupIndex reads pruned[coord] from
 		d.pruned[coord] = seq
 		// A coordinator that sent nothing for a whole window is gone.
 		if d.maxSeq[coord] == seq {
