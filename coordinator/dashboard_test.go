@@ -387,3 +387,43 @@ func TestAPIClusterFastWhenShardHangs(t *testing.T) {
 		t.Errorf("hung shard still shown up after 2s: %+v", c.Shards[1])
 	}
 }
+
+// A dashboard client that goes away while its lookup waits for a shard
+// says nothing about that shard: the shard's breaker stays closed, and
+// other clients' reads and writes go on as before. (The cancelled lookup
+// used to open the breaker of every shard it was waiting for, so GETs
+// failed with "SHARDDOWN ... context canceled" and writes failed over,
+// until the next probe.)
+func TestCancelledAPILookupKeepsShardsUp(t *testing.T) {
+	back := newTestCluster(t, 2)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}, back.addrs[1]}
+		c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second
+		c.ProbeInterval = time.Hour // only the breaker's own verdict counts here
+	})
+	ctx := t.Context()
+	if err := tc.client.IncrBy(ctx, "k", 7).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	fz.frozen.Store(true) // s1 is slow, well within the shard timeout
+	rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	req, _ := http.NewRequestWithContext(rctx, "GET", "http://"+tc.coord.HTTPAddr().String()+"/api/counters/k", nil)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Logf("the lookup answered %d before the client gave up", res.StatusCode)
+	}
+	cancel()
+	time.Sleep(200 * time.Millisecond) // the server sees the client go
+	fz.frozen.Store(false)
+
+	for _, sc := range tc.coord.shards {
+		if st := sc.status(); !st.Up {
+			t.Errorf("shard %s marked down after a client gave up on a lookup: %s", st.ID, st.Err)
+		}
+	}
+	if v, err := tc.client.Get(ctx, "k").Int64(); err != nil || v != 7 {
+		t.Errorf("GET k after a client gave up on a lookup: %d, %v; want 7", v, err)
+	}
+}

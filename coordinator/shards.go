@@ -116,18 +116,23 @@ func (sc *shardConn) cmd(args []string) rueidis.Completed {
 }
 
 // do sends one command with the shard timeout. A transport failure opens
-// the breaker and is returned wrapped in ErrShardUnavailable.
+// the breaker and is returned wrapped in ErrShardUnavailable. When ctx
+// ends first (the HTTP client behind it went away), the error is returned
+// without opening the breaker: the caller gave up, not the shard.
 func (sc *shardConn) do(ctx context.Context, args []string) (rueidis.RedisMessage, error) {
 	if !sc.up.Load() {
 		return rueidis.RedisMessage{}, sc.unavailable()
 	}
-	ctx, cancel := context.WithTimeout(ctx, sc.timeout)
+	tctx, cancel := context.WithTimeout(ctx, sc.timeout)
 	defer cancel()
 	start := time.Now()
-	msg, err := sc.client.Do(ctx, sc.cmd(args)).ToMessage()
+	msg, err := sc.client.Do(tctx, sc.cmd(args)).ToMessage()
 	if err == nil {
 		sc.latency.Store(int64(time.Since(start)))
 		return msg, nil
+	}
+	if _, reply := rueidis.IsRedisErr(err); !reply && ctx.Err() != nil {
+		return msg, fmt.Errorf("%w: shard %s (%s): %w", resp.ErrShardUnavailable, sc.id, sc.addr, context.Cause(ctx))
 	}
 	return msg, sc.classify(err)
 }
