@@ -35,7 +35,12 @@ type batch struct {
 	// maybeApplied is set once a send got no answer: from then on the batch
 	// may only be retried on this shard with the same id, never re-routed.
 	maybeApplied bool
+	bytes        int // its SC.MINCR's size on the wire, about
 }
+
+// itemBytes is about what one key's item adds to an SC.MINCR on the wire:
+// the key and three integers, with their RESP headers.
+func itemBytes(key []byte) int { return len(key) + 96 }
 
 func newGroup(q *writeReq) *group {
 	return &group{key: q.key, sum: q.delta, lo: min(0, q.delta), hi: max(0, q.delta),
@@ -162,11 +167,15 @@ func (l *writeLane) failAll(reqs []*writeReq) {
 	l.r.emptyQueues(l.sc.idx)
 }
 
-// round sends due retries and the new requests as one pipeline.
+// round sends due retries and the new requests as one pipeline, of at
+// most roundBytes (or one batch, however big): a shard refuses, and
+// disconnects, a client that sends more than its --max-request-bytes
+// before it has answered, and coalescing concurrent increments of long
+// keys, queued while the shard was slow, would otherwise go past that.
 func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	now := time.Now()
-	batches := l.dueRetries(now)
-	groups, alone := l.group(reqs, now)
+	batches, used := l.dueRetries(now)
+	groups, alone := l.group(reqs, now, l.r.roundBytes-used)
 	if len(groups) > 0 {
 		batches = append(batches, newBatch(l.r.nextID(), groups))
 	}
@@ -178,27 +187,29 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	}
 }
 
-// dueRetries takes the retries whose backoff has passed.
-func (l *writeLane) dueRetries(now time.Time) []*batch {
-	var due []*batch
+// dueRetries takes the retries whose backoff has passed, up to roundBytes
+// of them (at least one); the rest stay due for the next round.
+func (l *writeLane) dueRetries(now time.Time) (due []*batch, bytes int) {
 	keep := l.retries[:0]
 	for _, b := range l.retries {
-		if b.notBefore.After(now) {
+		if b.notBefore.After(now) || (len(due) > 0 && bytes+b.bytes > l.r.roundBytes) {
 			keep = append(keep, b)
 			continue
 		}
 		due = append(due, b)
+		bytes += b.bytes
 	}
 	l.retries = keep
-	return due
+	return due, bytes
 }
 
-// group coalesces reqs into one group per key. A request whose delta does
-// not fit its key's group goes to the carry, for the next round, with every
-// later one for the key; the requests of a group that would take its
-// counter past int64 on their own are returned to go one by one (see
-// overflowed).
-func (l *writeLane) group(reqs []*writeReq, now time.Time) (groups []*group, alone []*writeReq) {
+// group coalesces reqs into one group per key, in at most budget bytes of
+// items (at least one group). A request whose delta does not fit its key's
+// group, or whose key would take a new item past the budget, goes to the
+// carry, for the next round, with every later one for the key; the
+// requests of a group that would take its counter past int64 on their own
+// are returned to go one by one (see overflowed).
+func (l *writeLane) group(reqs []*writeReq, now time.Time, budget int) (groups []*group, alone []*writeReq) {
 	if !l.sc.up.Load() {
 		// Nothing of these was sent: they may go to the next shard.
 		for _, q := range reqs {
@@ -211,18 +222,26 @@ func (l *writeLane) group(reqs []*writeReq, now time.Time) (groups []*group, alo
 		if q.deadline.IsZero() {
 			q.deadline = now.Add(l.r.writeTimeout)
 		}
-		if !q.single {
-			if g, ok := l.byKey[string(q.key)]; ok {
-				if g == nil || !g.add(q) {
-					// The sum would leave int64: this request and every
-					// later one for the key wait for the next round.
-					l.byKey[string(q.key)] = nil
-					l.carry = append(l.carry, q)
-				}
-				continue
-			}
+		g, ok := l.byKey[string(q.key)]
+		if ok && (g == nil || (!q.single && !g.add(q))) {
+			// The sum would leave int64, or the key's first request
+			// was over the round's size: this request and every later
+			// one for the key wait for the next round.
+			l.byKey[string(q.key)] = nil
+			l.carry = append(l.carry, q)
+			continue
 		}
-		g := newGroup(q)
+		if ok && !q.single {
+			continue // added to its key's group
+		}
+		if size := itemBytes(q.key); len(groups) == 0 || size <= budget {
+			budget -= size
+		} else {
+			l.byKey[string(q.key)] = nil
+			l.carry = append(l.carry, q)
+			continue
+		}
+		g = newGroup(q)
 		if !q.single {
 			l.byKey[string(q.key)] = g
 		}
@@ -244,10 +263,11 @@ func (l *writeLane) group(reqs []*writeReq, now time.Time) (groups []*group, alo
 // deadlines.
 func newBatch(id resp.RequestID, groups []*group) *batch {
 	b := &batch{id: id, groups: groups, deadline: groups[0].deadline}
-	for _, g := range groups[1:] {
+	for _, g := range groups {
 		if g.deadline.Before(b.deadline) {
 			b.deadline = g.deadline
 		}
+		b.bytes += itemBytes(g.key)
 	}
 	return b
 }

@@ -240,3 +240,40 @@ func TestSplitStateReserve(t *testing.T) {
 		t.Fatal("a second MaxInt64 in flight was reserved: the sum in flight wraps")
 	}
 }
+
+// Increments of long keys from several clients, queued while their shard
+// was slow, are each within every limit, but coalesced into one round they
+// would not be: the shard refuses a request over its --max-request-bytes
+// and disconnects. The lane splits such a round, and every increment
+// succeeds. (They all failed with "ERR Protocol error: request larger
+// than 4194304 bytes".)
+func TestLongKeysQueuedBehindASlowShardDoNotOverflowARound(t *testing.T) {
+	tc, fz, _ := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
+	ctx := t.Context()
+	fz.frozen.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- tc.client.Incr(ctx, "first").Err() }()
+	time.Sleep(200 * time.Millisecond) // its round is held by the freezer
+	const n = 6
+	key := func(i int) string { return strings.Repeat(string(rune('a'+i)), 900<<10) }
+	errs := make(chan error, n)
+	for i := range n {
+		c := tc.newClient(redis.Options{MaxRetries: -1})
+		go func() { errs <- c.IncrBy(ctx, key(i), int64(i+1)).Err() }()
+	}
+	time.Sleep(300 * time.Millisecond) // every one of them queued
+	fz.frozen.Store(false)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("INCRBY of a 900 KiB key: %v", err)
+		}
+	}
+	for i := range n {
+		if v, err := tc.client.Get(ctx, key(i)).Int64(); err != nil || v != int64(i+1) {
+			t.Errorf("GET of long key %d: %d, %v; want %d", i, v, err, i+1)
+		}
+	}
+}
