@@ -401,32 +401,53 @@ type readReq struct {
 }
 
 // readLane batches the reads for one shard: every request queued during a
-// round goes out as one SC.GET with all their keys.
+// round goes out as one SC.GET with all their keys, up to roundBytes of
+// keys (or one request, however big; see writeLane.round).
 type readLane struct {
 	sc       *shardConn
 	r        *router
 	ch       chan *readReq
 	maxBatch int
+	next     *readReq // taken from ch but over the last round's size: the next round's first
+}
+
+// keysBytes is about what keys add to an SC.GET on the wire.
+func keysBytes(keys [][]byte) int {
+	n := 0
+	for _, k := range keys {
+		n += len(k) + 16
+	}
+	return n
 }
 
 func (l *readLane) run(ctx context.Context) {
 	reqs := make([]*readReq, 0, l.maxBatch)
 	for {
 		reqs = reqs[:0]
-		select {
-		case <-ctx.Done():
-			l.r.emptyQueues(l.sc.idx)
-			return
-		case q := <-l.ch:
-			reqs = append(reqs, q)
+		if l.next != nil {
+			reqs, l.next = append(reqs, l.next), nil
+		} else {
+			select {
+			case <-ctx.Done():
+				l.r.emptyQueues(l.sc.idx)
+				return
+			case q := <-l.ch:
+				reqs = append(reqs, q)
+			}
 		}
-		nkeys := len(reqs[0].keys)
+		nkeys, size := len(reqs[0].keys), keysBytes(reqs[0].keys)
 	drain:
 		for len(reqs) < l.maxBatch && nkeys < l.maxBatch {
 			select {
 			case q := <-l.ch:
+				s := keysBytes(q.keys)
+				if size+s > l.r.roundBytes {
+					l.next = q
+					break drain
+				}
 				reqs = append(reqs, q)
 				nkeys += len(q.keys)
+				size += s
 			default:
 				break drain
 			}

@@ -277,3 +277,47 @@ func TestLongKeysQueuedBehindASlowShardDoNotOverflowARound(t *testing.T) {
 		}
 	}
 }
+
+// Reads of long keys from several clients, queued while their shard was
+// slow, go out in rounds the shard accepts, as increments do. (They were
+// batched into one SC.GET over the shard's --max-request-bytes, which it
+// refused: every GET failed with "ERR Protocol error: request larger than
+// 4194304 bytes".)
+func TestLongKeysQueuedBehindASlowShardDoNotOverflowAReadRound(t *testing.T) {
+	tc, fz, _ := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
+	ctx := t.Context()
+	const n = 6
+	key := func(i int) string { return strings.Repeat(string(rune('a'+i)), 900<<10) }
+	for i := range n {
+		if err := tc.client.IncrBy(ctx, key(i), int64(i+1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fz.frozen.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- tc.client.Get(ctx, "first").Err() }()
+	time.Sleep(200 * time.Millisecond) // its round is held by the freezer
+	type result struct {
+		i   int
+		v   int64
+		err error
+	}
+	res := make(chan result, n)
+	for i := range n {
+		c := tc.newClient(redis.Options{MaxRetries: -1})
+		go func() {
+			v, err := c.Get(ctx, key(i)).Int64()
+			res <- result{i, v, err}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // every one of them queued
+	fz.frozen.Store(false)
+	if err := <-first; err != redis.Nil {
+		t.Fatalf("GET first: %v, want nil", err)
+	}
+	for range n {
+		if r := <-res; r.err != nil || r.v != int64(r.i+1) {
+			t.Errorf("GET of long key %d: %d, %v; want %d", r.i, r.v, r.err, r.i+1)
+		}
+	}
+}
