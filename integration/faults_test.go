@@ -41,6 +41,12 @@ type faultProxy struct {
 	rng    *rand.Rand
 	rngMu  sync.Mutex
 	closed atomic.Bool
+	// blackhole, while set, swallows every byte in both directions and
+	// keeps the connections open: a shard that accepts and never answers.
+	blackhole atomic.Bool
+	// replyDelay, while not zero, holds every chunk the shard sends back
+	// for that long (nanoseconds): a shard that answers slowly.
+	replyDelay atomic.Int64
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -105,7 +111,10 @@ func (p *faultProxy) serve(client net.Conn) {
 			if n > 0 && dropping.Load() {
 				return // the reply to applied writes is lost, then the cut
 			}
-			if n > 0 {
+			if d := p.replyDelay.Load(); n > 0 && d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+			if n > 0 && !p.blackhole.Load() {
 				if _, err := client.Write(buf[:n]); err != nil {
 					return
 				}
@@ -120,6 +129,9 @@ func (p *faultProxy) serve(client net.Conn) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := client.Read(buf)
+		if n > 0 && p.blackhole.Load() {
+			n = 0 // swallowed
+		}
 		if n > 0 {
 			chunk := buf[:n]
 			writes := bytes.Contains(chunk, []byte("SC.MINCR")) // not probes

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -25,6 +26,9 @@ type loadGen struct {
 	keys []string
 
 	sent, acked, failed []atomic.Int64 // per key
+	// ambiguous counts the failed increments that may have been applied:
+	// UNKNOWN errors and broken connections (README, Ambiguous outcomes).
+	ambiguous []atomic.Int64
 
 	mu   sync.Mutex
 	reqs []reqRecord
@@ -54,7 +58,8 @@ func newLoadGen(t *testing.T, addr, password, prefix string, nkeys, workers int)
 			PoolSize: workers + 2, MinIdleConns: workers}),
 		keys: testKeys(prefix, nkeys),
 		sent: make([]atomic.Int64, nkeys), acked: make([]atomic.Int64, nkeys), failed: make([]atomic.Int64, nkeys),
-		stop: make(chan struct{}),
+		ambiguous: make([]atomic.Int64, nkeys),
+		stop:      make(chan struct{}),
 	}
 	return g
 }
@@ -95,6 +100,9 @@ func (g *loadGen) worker(seed uint64) {
 			continue
 		}
 		g.failed[i].Add(1)
+		if isAmbiguous(err) {
+			g.ambiguous[i].Add(1)
+		}
 		// Do not spin on refused dials while a process is down.
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -216,4 +224,29 @@ func (c *cluster) metricValue(name string) float64 {
 		}
 	}
 	return 0
+}
+
+// isAmbiguous reports whether a failed increment may have been applied: an
+// UNKNOWN error, or no Redis error reply at all (the connection broke).
+func isAmbiguous(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return true
+	}
+	return strings.HasPrefix(err.Error(), "UNKNOWN")
+}
+
+// checkRefusedNotApplied requires every total to be at most the
+// acknowledged increments plus the ambiguous ones: an increment refused
+// with any other error (TRYAGAIN, SHARDDOWN, ...) says it was not applied.
+func (g *loadGen) checkRefusedNotApplied(t *testing.T) {
+	t.Helper()
+	for i, k := range g.keys {
+		v := waitGet(t, g.rdb, k)
+		acked, amb, failed := g.acked[i].Load(), g.ambiguous[i].Load(), g.failed[i].Load()
+		if v > acked+amb {
+			t.Errorf("%s = %d: beyond %d acknowledged + %d ambiguous; %d increments refused as not applied were applied (of %d refused)",
+				k, v, acked, amb, v-acked-amb, failed-amb)
+		}
+	}
 }
