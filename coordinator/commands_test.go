@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shardcounter/shardcounter/internal/resptest"
+	"github.com/shardcounter/shardcounter/resp"
 )
 
 // shardValues returns SHARDVALUES key as shard id -> partial.
@@ -573,5 +575,50 @@ func TestConcurrentReadsOfOverlappingKeys(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// bigKeys returns n distinct keys of size bytes each, size chosen by the
+// caller so that one command naming them all is just under a request limit.
+func bigKeys(n, size int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = strings.Repeat(string(rune('a'+i)), size)
+	}
+	return keys
+}
+
+// A command the coordinator accepts from a client, with keys that take it
+// right up to the client request limit (4 MiB by default, as on the
+// shards), is answered as Redis would: the SC.GET and SC.DEL the
+// coordinator sends for it name the shard too, and must not go over the
+// shard's own limit, which would drop the coordinator's connection to
+// every shard and answer the client with the shard's protocol error.
+func TestKeysUpToTheRequestLimit(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	// MGET with 4 keys of size bytes: the largest request under the limit.
+	size := resp.DefaultMaxBulkBytes
+	for len(resptest.Encode(append([]string{"MGET"}, bigKeys(4, size)...)...)) > resp.DefaultMaxRequestBytes {
+		size--
+	}
+	keys := bigKeys(4, size)
+	rc := tc.raw()
+	// Like rc.Expect, without printing megabytes of keys.
+	expect := func(want any, args ...string) {
+		t.Helper()
+		if got := rc.Do(args...); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s of %d keys of %d bytes: got %#v, want %#v", args[0], len(args)-1, size, got, want)
+		}
+	}
+	expect([]any{nil, nil, nil, nil}, append([]string{"MGET"}, keys...)...)
+	expect(int64(5), "INCRBY", keys[1], "5")
+	expect([]any{nil, "5", nil, nil}, append([]string{"MGET"}, keys...)...)
+	expect(int64(1), append([]string{"EXISTS"}, keys...)...)
+	expect(int64(1), append([]string{"DEL"}, keys...)...)
+	expect([]any{nil, nil, nil, nil}, append([]string{"MGET"}, keys...)...)
+	for i, sc := range tc.coord.shards {
+		if st := sc.status(); !st.Up {
+			t.Errorf("shard %d went down: %s", i, st.Err)
+		}
 	}
 }

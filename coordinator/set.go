@@ -97,8 +97,12 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 	if err == nil {
 		err = s.allShards(func(sc *shardConn) error {
-			_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.id, Keys: keys}.Args())
-			return err
+			for _, chunk := range keyChunks(keys) {
+				if _, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.id, Keys: chunk}.Args()); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	for _, k := range keys {

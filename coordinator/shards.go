@@ -229,29 +229,65 @@ func (sc *shardConn) badReply(what string, err error) error {
 	return fmt.Errorf("shard %s (%s): malformed %s reply: %v", sc.id, sc.addr, what, err)
 }
 
+// maxCmdKeyBytes bounds the key bytes of one SC.GET or SC.DEL. A shard
+// refuses a request over its request limit (4 MiB by default, the same as
+// a client's on the coordinator) and drops the connection; keys that one
+// client may send in one request, or that a read round gathers from many
+// clients, can take a command naming them all past that limit, so such
+// keys go in several commands. One key is never split: a command may
+// exceed this by one key of at most the bulk limit.
+const maxCmdKeyBytes = 512 << 10
+
+// keyChunks splits keys into runs of at most maxCmdKeyBytes bytes of keys,
+// at least one key each.
+func keyChunks(keys [][]byte) [][][]byte {
+	var out [][][]byte
+	start, n := 0, 0
+	for i, k := range keys {
+		if i > start && n+len(k) > maxCmdKeyBytes {
+			out = append(out, keys[start:i])
+			start, n = i, 0
+		}
+		n += len(k)
+	}
+	return append(out, keys[start:])
+}
+
 // partials sends SC.GET for keys and returns the shard's partial of each,
 // with found[i] false where the shard holds none.
 func (sc *shardConn) partials(ctx context.Context, keys [][]byte) (vals []int64, found []bool, err error) {
+	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
+	off := 0
+	for _, chunk := range keyChunks(keys) {
+		if err := sc.partialsOf(ctx, chunk, vals[off:], found[off:]); err != nil {
+			return nil, nil, err
+		}
+		off += len(chunk)
+	}
+	return vals, found, nil
+}
+
+// partialsOf sends one SC.GET for keys and fills in vals and found.
+func (sc *shardConn) partialsOf(ctx context.Context, keys [][]byte, vals []int64, found []bool) error {
 	msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.id, Keys: keys}.Args())
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	replies, err := msg.ToArray()
 	if err == nil && len(replies) != len(keys) {
 		err = fmt.Errorf("%d values for %d keys", len(replies), len(keys))
 	}
 	if err != nil {
-		return nil, nil, sc.badReply(resp.CmdGet, err)
+		return sc.badReply(resp.CmdGet, err)
 	}
-	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
 	for i := range replies {
 		if replies[i].IsNil() {
 			continue
 		}
 		if vals[i], err = replies[i].AsInt64(); err != nil {
-			return nil, nil, sc.badReply(resp.CmdGet, err)
+			return sc.badReply(resp.CmdGet, err)
 		}
 		found[i] = true
 	}
-	return vals, found, nil
+	return nil
 }
