@@ -197,13 +197,19 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		if len(args) != 4 {
 			return ErrText(WrongArity("client|setinfo"))
 		}
-		switch strings.ToLower(string(args[2])) {
-		case "lib-name":
-			s.LibName = string(args[3])
-		case "lib-ver":
-			s.LibVer = string(args[3])
-		default:
+		attr := strings.ToLower(string(args[2]))
+		if attr != "lib-name" && attr != "lib-ver" {
 			return ErrText("ERR Unrecognized option '" + printable(args[2], 64) + "'")
+		}
+		// As in Redis: CLIENT INFO must stay one line of fields split by
+		// spaces.
+		if !validClientName(args[3]) {
+			return ErrText("ERR " + string(args[2]) + " cannot contain spaces, newlines or special characters.")
+		}
+		if attr == "lib-name" {
+			s.LibName = string(args[3])
+		} else {
+			s.LibVer = string(args[3])
 		}
 		return OK
 	case "info":

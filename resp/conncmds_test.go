@@ -135,6 +135,23 @@ func TestClientCommands(t *testing.T) {
 	}
 }
 
+// CLIENT SETINFO refuses what would break CLIENT INFO's one line of
+// space-separated fields, as Redis' validateClientAttr does.
+func TestClientSetinfoRefusesSpacesAndNewlines(t *testing.T) {
+	m, _ := testMux("")
+	c := dialTest(t, serveMux(t, m))
+	c.Expect(resptest.Status("OK"), "CLIENT", "SETINFO", "lib-name", "good")
+	c.Expect(resptest.Err("ERR lib-name cannot contain spaces, newlines or special characters."), "CLIENT", "SETINFO", "lib-name", "bad name")
+	c.Expect(resptest.Err("ERR LIB-VER cannot contain spaces, newlines or special characters."), "CLIENT", "SETINFO", "LIB-VER", "1\nid=0")
+	info, ok := c.Do("CLIENT", "INFO").(string)
+	if !ok {
+		t.Fatal("CLIENT INFO is not a bulk string")
+	}
+	if !strings.HasSuffix(info, " lib-name=good lib-ver=\n") || strings.Count(info, "\n") != 1 {
+		t.Errorf("CLIENT INFO after refused SETINFOs: %q", info)
+	}
+}
+
 func TestSelectPingEcho(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
