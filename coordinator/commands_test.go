@@ -622,3 +622,40 @@ func TestKeysUpToTheRequestLimit(t *testing.T) {
 		}
 	}
 }
+
+// KEYS and SCAN MATCH take Redis' glob patterns, character classes
+// included: [abc], [^a], [a-z] and \ escapes inside them.
+func TestKeysAndScanMatchCharacterClasses(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3)
+	c := tc.client
+	for _, k := range []string{"key:1", "key:22", "key:x", "hello", "hallo", "hxllo", "a-b"} {
+		if err := c.Incr(ctx, k).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for pattern, want := range map[string][]string{
+		"key:[0-9]*": {"key:1", "key:22"},
+		"key:[^0-9]": {"key:x"},
+		"h[ae]llo":   {"hallo", "hello"},
+		"h[a-e]llo":  {"hallo", "hello"},
+		"a[\\-]b":    {"a-b"},
+		"h\\[ae]llo": {},
+	} {
+		keys, err := c.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOnce(t, "KEYS "+pattern, keys, setOf(want))
+		scanned, _ := scanAll(t, c, pattern, 100, "")
+		checkOnce(t, "SCAN MATCH "+pattern, scanned, setOf(want))
+	}
+}
+
+func setOf(keys []string) map[string]bool {
+	m := map[string]bool{}
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}

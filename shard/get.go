@@ -58,7 +58,8 @@ func (s *Server) scScan(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	var pred func([]byte) bool
 	if c.Pattern != "" && c.Pattern != "*" {
-		pred = func(k []byte) bool { return globMatch(string(k), c.Pattern) }
+		pattern := []byte(c.Pattern)
+		pred = func(k []byte) bool { return resp.Match(k, pattern) }
 	}
 	keys, next, err := s.st.scan(c.Cursor, c.Count, pred)
 	if err != nil {
