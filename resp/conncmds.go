@@ -1,11 +1,10 @@
 package resp
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"sort"
 	"strings"
-
-	"github.com/tidwall/match"
 )
 
 // RedisVersion is the Redis version shardcounter reports to clients. Clients
@@ -285,9 +284,9 @@ func (cc connCommands) config(s *Session, args [][]byte) Reply {
 		seen := map[string]bool{}
 		var keys []string
 		for _, p := range args[2:] {
-			pat := strings.ToLower(string(p))
+			pat := bytes.ToLower(p)
 			for k := range cc.srv.Config {
-				if !seen[k] && match.Match(k, pat) {
+				if !seen[k] && Match([]byte(k), pat) {
 					seen[k] = true
 					keys = append(keys, k)
 				}

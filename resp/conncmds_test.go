@@ -218,6 +218,9 @@ func TestConfigGet(t *testing.T) {
 	c.Expect([]any{"appendonly", "yes", "save", ""}, "CONFIG", "GET", "save", "appendonly")
 	c.Expect([]any{"appendonly", "yes", "databases", "1", "save", ""}, "CONFIG", "GET", "*")
 	c.Expect([]any{}, "CONFIG", "GET", "maxmemory-policy")
+	// Patterns are Redis globs, character classes included.
+	c.Expect([]any{"save", ""}, "CONFIG", "GET", "[s]ave")
+	c.Expect([]any{"databases", "1", "save", ""}, "CONFIG", "GET", "[d-s]a*")
 	c.Expect(resptest.Err("ERR wrong number of arguments for 'config|get' command"), "CONFIG", "GET")
 	c.Expect(resptest.Err("ERR wrong number of arguments for 'config' command"), "CONFIG")
 	c.Expect(resptest.Status("OK"), "CONFIG", "RESETSTAT")
