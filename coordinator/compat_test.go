@@ -800,3 +800,42 @@ func TestOverflowOfATotalOverSeveralShards(t *testing.T) {
 		}
 	})
 }
+
+// A counter's total is the sum of its partials, and it is an overflow only
+// when that sum leaves int64, not when adding them up in shard order passes
+// the end on the way: partials MaxInt64, 1 and -1 (a split counter, or
+// writes that failed over, can leave them so) are a total of MaxInt64.
+func TestTotalFitsWhateverTheOrderOfItsPartials(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3)
+	// Each shard's own partial, written on the shard as a debugging
+	// client could.
+	for i, d := range []int64{math.MaxInt64, 1, -1} {
+		sh := redis.NewClient(&redis.Options{Addr: tc.addrs[i].Addr})
+		if err := sh.IncrBy(ctx, "k", d).Err(); err != nil {
+			t.Fatal(err)
+		}
+		sh.Close()
+	}
+	if v, err := tc.client.Get(ctx, "k").Int64(); err != nil || v != math.MaxInt64 {
+		t.Errorf("GET: %d %v, want %d", v, err, int64(math.MaxInt64))
+	}
+	if v, err := tc.client.MGet(ctx, "k").Result(); err != nil || len(v) != 1 || v[0] != strconv.FormatInt(math.MaxInt64, 10) {
+		t.Errorf("MGET: %#v %v", v, err)
+	}
+	if n := tc.sharded(`{"counterId":"k","operationType":"GET_TOTAL"}`).ok(t).num(t, "totalValue"); n != math.MaxInt64 {
+		t.Errorf("HTTP GET_TOTAL: %d", n)
+	}
+	var view struct{ Total *int64 }
+	if code := tc.getJSON("/api/counters/k", "", &view); code != 200 || view.Total == nil || *view.Total != math.MaxInt64 {
+		t.Errorf("/api/counters/k: %d %v", code, view.Total)
+	}
+	// The coordinator has now seen the counter's partials: an INCRBY's
+	// reply is the best-known total.
+	if v, err := tc.client.IncrBy(ctx, "k", -7).Result(); err != nil || v != math.MaxInt64-7 {
+		t.Errorf("INCRBY -7: %d %v, want %d", v, err, int64(math.MaxInt64-7))
+	}
+	if v, err := tc.client.Get(ctx, "k").Int64(); err != nil || v != math.MaxInt64-7 {
+		t.Errorf("GET after INCRBY: %d %v, want %d", v, err, int64(math.MaxInt64-7))
+	}
+}

@@ -178,7 +178,7 @@ type apiCounterView struct {
 // counterView builds key i's view from every shard's answer.
 func (s *Server) counterView(key string, i int, ps []shardPartials) apiCounterView {
 	v := apiCounterView{Counter: key, Complete: true, Partials: make([]apiPartial, len(s.shards))}
-	var sum int64
+	var sum resp.Sum
 	var missing []string
 	for si, sc := range s.shards {
 		p := apiPartial{Shard: sc.id, Up: sc.up.Load()}
@@ -191,20 +191,20 @@ func (s *Server) counterView(key string, i int, ps []shardPartials) apiCounterVi
 			p.Value, p.Found = &val, ps[si].found[i]
 			if p.Found {
 				v.Exists = true
-				var ok bool
-				if sum, ok = resp.AddInt(sum, val); !ok {
-					v.Complete = false
-					v.Error = resp.ToReply(resp.ErrOverflow)
-				}
+				sum.Add(val)
 			}
 		}
 		v.Partials[si] = p
 	}
+	total, fits := sum.Int64()
 	switch {
 	case len(missing) > 0:
 		v.Error = fmt.Sprintf("total unknown: shard %s did not answer", strings.Join(missing, ", "))
-	case v.Complete:
-		v.Total = &sum
+	case !fits:
+		v.Complete = false
+		v.Error = resp.ToReply(resp.ErrOverflow)
+	default:
+		v.Total = &total
 	}
 	return v
 }

@@ -335,15 +335,15 @@ func (r *router) others(q *writeReq, shard int) int64 {
 	st := r.splitState(q.key)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var t int64
+	var sum resp.Sum
 	for s, p := range st.partials {
-		var ok bool
-		if s == shard {
-			continue
+		if s != shard {
+			sum.Add(p)
 		}
-		if t, ok = resp.AddInt(t, p); !ok {
-			return 0
-		}
+	}
+	t, ok := sum.Int64()
+	if !ok {
+		return 0
 	}
 	return t
 }
@@ -365,12 +365,13 @@ func (st *splitState) total() (int64, error) {
 }
 
 func (st *splitState) sumLocked() (int64, error) {
-	var t int64
+	var sum resp.Sum
 	for _, p := range st.partials {
-		var ok bool
-		if t, ok = resp.AddInt(t, p); !ok {
-			return 0, fmt.Errorf("%w: the partials of this counter add up past int64", resp.ErrOverflow)
-		}
+		sum.Add(p)
+	}
+	t, ok := sum.Int64()
+	if !ok {
+		return 0, fmt.Errorf("%w: the partials of this counter add up past int64", resp.ErrOverflow)
 	}
 	return t, nil
 }
@@ -382,18 +383,19 @@ type readResult struct {
 }
 
 // total sums key i over the shards. ok is false when no shard has it.
-func (rr *readResult) total(i int) (sum int64, exists bool, err error) {
+func (rr *readResult) total(i int) (total int64, exists bool, err error) {
+	var sum resp.Sum
 	for s := range rr.partials {
-		if !rr.found[s][i] {
-			continue
-		}
-		exists = true
-		var ok bool
-		if sum, ok = resp.AddInt(sum, rr.partials[s][i]); !ok {
-			return 0, true, resp.ErrOverflow
+		if rr.found[s][i] {
+			exists = true
+			sum.Add(rr.partials[s][i])
 		}
 	}
-	return sum, exists, nil
+	total, ok := sum.Int64()
+	if !ok {
+		return 0, true, resp.ErrOverflow
+	}
+	return total, exists, nil
 }
 
 // read fans out to every shard in parallel, batched per shard, and calls

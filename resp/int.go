@@ -3,6 +3,7 @@ package resp
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 )
 
@@ -85,6 +86,27 @@ func AddInt(a, b int64) (sum int64, ok bool) {
 		return 0, false
 	}
 	return sum, true
+}
+
+// Sum adds int64s in 128 bits, so that the total is exact whenever it fits
+// in an int64, whatever the order of the terms: MaxInt64, 1 and -1 add up
+// to MaxInt64. The zero value is an empty sum.
+type Sum struct {
+	hi int64
+	lo uint64
+}
+
+// Add adds v.
+func (s *Sum) Add(v int64) {
+	var carry uint64
+	s.lo, carry = bits.Add64(s.lo, uint64(v), 0)
+	s.hi += int64(carry) + v>>63 // v>>63 is v's sign extended: 0 or -1
+}
+
+// Int64 is the sum, or ok=false when it does not fit in an int64.
+func (s Sum) Int64() (v int64, ok bool) {
+	v = int64(s.lo)
+	return v, s.hi == v>>63
 }
 
 // FormatInt is strconv.FormatInt in base 10, here so callers need one import.

@@ -97,3 +97,29 @@ func TestIncrDelta(t *testing.T) {
 		t.Errorf("reply text %q", got)
 	}
 }
+
+func TestSum(t *testing.T) {
+	for _, c := range []struct {
+		terms []int64
+		want  int64
+		fits  bool
+	}{
+		{nil, 0, true},
+		{[]int64{math.MaxInt64, 1, -1}, math.MaxInt64, true},
+		{[]int64{math.MinInt64, -1, 1}, math.MinInt64, true},
+		{[]int64{math.MaxInt64, math.MaxInt64, math.MinInt64, math.MinInt64, 2}, 0, true},
+		{[]int64{math.MaxInt64, 1}, 0, false},
+		{[]int64{math.MinInt64, -1}, 0, false},
+		{[]int64{math.MinInt64, math.MinInt64}, 0, false},
+		{[]int64{-5, 3}, -2, true},
+	} {
+		var s Sum
+		for _, v := range c.terms {
+			s.Add(v)
+		}
+		got, fits := s.Int64()
+		if fits != c.fits || (fits && got != c.want) {
+			t.Errorf("sum of %d = %d, %v; want %d, %v", c.terms, got, fits, c.want, c.fits)
+		}
+	}
+}
