@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +320,49 @@ func TestLongKeysQueuedBehindASlowShardDoNotOverflowAReadRound(t *testing.T) {
 		if r := <-res; r.err != nil || r.v != int64(r.i+1) {
 			t.Errorf("GET of long key %d: %d, %v; want %d", r.i, r.v, r.err, r.i+1)
 		}
+	}
+}
+
+// Increments of one big key that overflow as a coalesced group go again
+// one by one; those single items, each naming the key, must not go out as
+// one SC.MINCR over the shard's request limit either.
+func TestOverflowingIncrementsOfABigKeyStayUnderTheShardLimit(t *testing.T) {
+	tc, fz, _ := frozenCluster(t, 1, 5*time.Second, 10*time.Second)
+	key := strings.Repeat("k", 1<<20-64)
+	if err := tc.client.Set(context.Background(), key, math.MaxInt64-2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fz.frozen.Store(true)
+	first := tc.raw()
+	first.Write(resptest.Encode("INCR", "first"))
+	time.Sleep(200 * time.Millisecond) // its round is now held by the freezer
+	const clients, each = 6, 1         // 6 MiB of items sent one by one
+	conns := make([]*resptest.Conn, clients)
+	for i := range conns {
+		conns[i] = tc.raw()
+		conns[i].Write(bytes.Repeat(resptest.Encode("INCRBY", key, "1"), each))
+	}
+	time.Sleep(300 * time.Millisecond) // every one of them queued
+	fz.frozen.Store(false)
+	if v := first.Read(); v != int64(1) {
+		t.Fatalf("INCR first: %#v", v)
+	}
+	var got []string
+	for _, rc := range conns {
+		for range each {
+			got = append(got, fmt.Sprint(rc.Read()))
+		}
+	}
+	slices.Sort(got)
+	want := []string{"9223372036854775806", "9223372036854775807"}
+	for range clients*each - 2 {
+		want = append(want, "ERR increment or decrement would overflow")
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("replies %q, want %q", got, want)
+	}
+	if st := tc.coord.shards[0].status(); !st.Up {
+		t.Errorf("the shard went down: %s", st.Err)
 	}
 }
