@@ -94,6 +94,9 @@ type Config struct {
 	TLSKey  string
 	// MaxHTTPBodyBytes bounds an HTTP request body. Default 64 KiB.
 	MaxHTTPBodyBytes int64
+	// HTTPReadTimeout bounds reading one HTTP request, headers and body:
+	// a client that stalls in the middle is cut off. Default 10s.
+	HTTPReadTimeout time.Duration
 	// IdleTimeout closes client connections idle for this long; 0 keeps
 	// them. Default 0.
 	IdleTimeout time.Duration
@@ -135,6 +138,7 @@ func DefaultConfig() Config {
 		MaxClients:       resp.DefaultMaxClients,
 		ProtectedMode:    true,
 		MaxHTTPBodyBytes: 64 << 10,
+		HTTPReadTimeout:  10 * time.Second,
 		Ring:             ring.DefaultConfig(),
 	}
 }
@@ -186,6 +190,8 @@ func (c Config) Validate() error {
 		return errors.New("coordinator: TLSCert and TLSKey must be given together")
 	case c.MaxHTTPBodyBytes < 256:
 		return fmt.Errorf("coordinator: MaxHTTPBodyBytes %d must be at least 256", c.MaxHTTPBodyBytes)
+	case c.HTTPReadTimeout < time.Millisecond:
+		return fmt.Errorf("coordinator: HTTPReadTimeout %s must be at least 1ms", c.HTTPReadTimeout)
 	case c.IdleTimeout < 0:
 		return fmt.Errorf("coordinator: IdleTimeout %s must not be negative", c.IdleTimeout)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -355,5 +356,26 @@ func TestHTTPBearerToken(t *testing.T) {
 	}
 	if r = tc.httpDo(http.MethodGet, "/metrics", "", map[string]string{"Authorization": "Bearer s3cret"}); r.code != http.StatusOK || !strings.Contains(r.raw, "shardcounter_requests_total") {
 		t.Fatalf("/metrics with the token: %d", r.code)
+	}
+}
+
+// An HTTP client that sends its headers and then stalls in the body does
+// not hold its connection (and the goroutine serving it) for ever: the
+// request must be read within HTTPReadTimeout.
+func TestHTTPStalledBodyIsCutOff(t *testing.T) {
+	tc := newTestCluster(t, 1, func(c *Config) { c.HTTPReadTimeout = 300 * time.Millisecond })
+	c, err := net.DialTimeout("tcp", tc.coord.HTTPAddr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("POST /sharded HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(c) // whatever answer there is, then the close
+	if err != nil {
+		t.Fatalf("the connection of a stalled body was not closed after %v: %v", time.Since(start), err)
 	}
 }

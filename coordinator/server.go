@@ -171,7 +171,8 @@ func (s *Server) Start() error {
 	s.respSrv = respSrv
 	s.httpLn = httpLn
 	if httpLn != nil {
-		s.httpSrv = &http.Server{Handler: s.protectHTTP(s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
+		s.httpSrv = &http.Server{Handler: s.protectHTTP(s.httpHandler()), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: s.cfg.HTTPReadTimeout}
 	}
 	s.mu.Unlock()
 
