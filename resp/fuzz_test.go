@@ -125,7 +125,7 @@ func FuzzRESP(f *testing.F) {
 func completeCommands(data []byte) (int, bool) {
 	var f framer
 	f.maxBulk = fuzzLimits.MaxBulkBytes
-	if len(data) > fuzzLimits.MaxRequestBytes || f.feed(data) != nil || f.stopped || f.state != frameStart {
+	if len(data) > fuzzLimits.MaxRequestBytes || f.feed(data) != nil || f.state != frameStart {
 		return 0, false
 	}
 	rd := redcon.NewReader(bytes.NewReader(data))

@@ -106,6 +106,12 @@ func (e ErrMultibulkTooLong) Error() string {
 	return "Protocol error: invalid multibulk length " + e.Length + ": more than " + strconv.Itoa(MaxMultibulkLen) + " arguments"
 }
 
+// ErrMalformed is the error a connection gets before it is closed for a
+// multibulk command that is not RESP. Msg says what, in Redis' words.
+type ErrMalformed struct{ Msg string }
+
+func (e ErrMalformed) Error() string { return "Protocol error: " + e.Msg }
+
 func (c *limitConn) Read(p []byte) (int, error) {
 	if c.refusal != nil {
 		return 0, c.refuse(c.refusal)
@@ -152,10 +158,12 @@ func (c *limitConn) Write(p []byte) (int, error) {
 // MaxMultibulkLen at its header. Lengths are read as redcon reads them
 // (strconv.Atoi: an optional sign, decimal digits, leading zeros allowed).
 //
-// On anything redcon itself refuses (a malformed header, a zero or negative
-// count, a negative length, a missing '$') the framer stops following the
-// stream: redcon answers that with a protocol error and closes the
-// connection, so nothing after it is ever parsed.
+// It also refuses, with redcon's words (which are Redis'), what redcon would
+// refuse in a multibulk command: a malformed count or length, a count of 0
+// or less, a negative length, a missing '$', a bulk string not followed by
+// CRLF. Refused here rather than by redcon, the commands before it in the
+// same read are answered first, as Redis does; redcon would drop them
+// unanswered. (Malformed inline commands are still left to redcon.)
 type framer struct {
 	maxBulk int
 	state   uint8
@@ -163,16 +171,15 @@ type framer struct {
 	skip    int // bytes of the current bulk, with its CRLF, still to come
 
 	// The length header being read.
-	hdr     [24]byte // its first bytes, for the error message
-	hlen    int
-	neg     bool
-	digits  int
-	val     int64
-	big     bool // val went past 1<<40: over any limit
-	bad     bool // not a number redcon accepts
-	lastCR  bool
-	stopped bool
-	cut     int // see feed
+	hdr    [24]byte // its first bytes, for the error message
+	hlen   int
+	neg    bool
+	digits int
+	val    int64
+	big    bool // val went past 1<<40: over any limit
+	bad    bool // not a number redcon accepts
+	lastCR bool
+	cut    int // see feed
 }
 
 const (
@@ -184,13 +191,13 @@ const (
 	frameBulk            // in a bulk's bytes and CRLF
 )
 
-// feed follows p and returns an error for a length over the limits; then
-// f.cut is how many bytes of p came before the offending header (0 when
-// it began in an earlier p).
+// feed follows p and returns an error for a length over the limits or a
+// malformed command; then f.cut is how many bytes of p came before the
+// offending header or byte (0 when it began in an earlier p).
 func (f *framer) feed(p []byte) error {
 	n := len(p)
 	f.cut = 0
-	for len(p) > 0 && !f.stopped {
+	for len(p) > 0 {
 		switch f.state {
 		case frameStart:
 			if p[0] == '*' {
@@ -208,8 +215,12 @@ func (f *framer) feed(p []byte) error {
 			f.state = frameStart
 		case frameBulkHead:
 			if p[0] != '$' {
-				f.stopped = true // redcon: "expected '$'"
-				return nil
+				f.cut = n - len(p)
+				got := p[0]
+				if got == '\r' || got == '\n' {
+					got = ' ' // as Redis does: a reply line holds no CR or LF
+				}
+				return ErrMalformed{Msg: "expected '$', got '" + string(got) + "'"}
 			}
 			f.startHeader(frameBulkLen, n-len(p))
 			p = p[1:]
@@ -236,9 +247,19 @@ func (f *framer) feed(p []byte) error {
 				f.headerByte(c)
 			}
 		case frameBulk:
-			n := min(f.skip, len(p))
-			f.skip -= n
-			p = p[n:]
+			if f.skip <= 2 {
+				// The CRLF after the bytes, as redcon checks it.
+				if p[0] != "\r\n"[2-f.skip] {
+					f.cut = n - len(p)
+					return ErrMalformed{Msg: "invalid bulk length"}
+				}
+				f.skip--
+				p = p[1:]
+			} else {
+				k := min(f.skip-2, len(p))
+				f.skip -= k
+				p = p[k:]
+			}
 			if f.skip == 0 {
 				f.args--
 				if f.args == 0 {
@@ -308,14 +329,11 @@ func (f *framer) headerByte(c byte) {
 
 // endHeader handles the '\n' that ends a length header.
 func (f *framer) endHeader() error {
-	if f.bad || !f.lastCR || f.digits == 0 || (f.neg && f.val != 0) {
-		f.stopped = true // redcon refuses it and closes
-		return nil
-	}
+	malformed := f.bad || !f.lastCR || f.digits == 0 || (f.neg && f.val != 0)
 	if f.state == frameCount {
-		if f.val == 0 {
-			f.stopped = true // redcon: invalid multibulk length
-			return nil
+		if malformed || f.val == 0 {
+			// Redis ignores a count of 0 or less; redcon refuses it.
+			return ErrMalformed{Msg: "invalid multibulk length"}
 		}
 		if f.big || f.val > MaxMultibulkLen {
 			return ErrMultibulkTooLong{Length: f.shown()}
@@ -323,6 +341,9 @@ func (f *framer) endHeader() error {
 		f.args = int(f.val)
 		f.state = frameBulkHead
 		return nil
+	}
+	if malformed {
+		return ErrMalformed{Msg: "invalid bulk length"}
 	}
 	if f.big || f.val > int64(f.maxBulk) {
 		return ErrBulkTooLarge{Length: f.shown(), Limit: f.maxBulk}

@@ -55,14 +55,17 @@ func TestFramerRefuses(t *testing.T) {
 		{"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$3\r\nGET\r\n$5000\r\n", "invalid bulk length 5000"},
 		// Inline lines are skipped whole, whatever they hold.
 		{"GET $99999999999\r\n*1\r\n$4\r\nPING\r\n", ""},
-		// What redcon refuses itself is left to it.
-		{"*0\r\n$99999999999\r\n", ""},
-		{"*-1\r\n$99999999999\r\n", ""},
-		{"*1\r\n$-1\r\n$99999999999\r\n", ""},
-		{"*1\r\n$1x\r\n$99999999999\r\n", ""},
-		{"*1\r\nx99999999999\r\n", ""},
-		{"*1\n$99999999999\r\n", ""},
-		{"*1\r\n$1\r2\r\n", ""},
+		// What redcon refuses is refused here, in its words.
+		{"*0\r\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
+		{"*-1\r\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
+		{"*1x\r\n", "Protocol error: invalid multibulk length"},
+		{"*1\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
+		{"*1\r\n$-1\r\n$99999999999\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$1x\r\n$99999999999\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$1\r2\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$1\r\nab\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$1\r\na\r\r", "Protocol error: invalid bulk length"},
+		{"*1\r\nx99999999999\r\n", "Protocol error: expected '$', got 'x'"},
 		// "-0" is a valid zero length for redcon.
 		{"*2\r\n$-0\r\n\r\n$5000\r\n", "invalid bulk length 5000"},
 	} {
@@ -114,8 +117,8 @@ func TestFramerFollowsValidStreams(t *testing.T) {
 			}
 			rest = rest[n:]
 		}
-		if f.state != frameStart || f.stopped {
-			t.Fatalf("framer ends in state %d (stopped %v) after a valid stream", f.state, f.stopped)
+		if f.state != frameStart {
+			t.Fatalf("framer ends in state %d after a valid stream", f.state)
 		}
 		rd := redcon.NewReader(bytes.NewReader(b))
 		got := 0
@@ -182,6 +185,12 @@ func TestLimitListenerRefusesHugeBulk(t *testing.T) {
 		// Redis; the refused one is answered with the error.
 		{"*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$1001\r\nxyz", "+PONG\r\n+PONG\r\n-ERR Protocol error: invalid bulk length 1001: larger than 1000 bytes\r\n"},
 		{"PING\r\n*9223372036854775807\r\n", "+PONG\r\n-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments\r\n"},
+		// So are the commands before a malformed one, which redcon would
+		// drop unanswered.
+		{"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPINGxx", "+PONG\r\n+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"},
+		{"PING\r\n*2\r\n$4\r\nECHO\r\n:1\r\n", "+PONG\r\n-ERR Protocol error: expected '$', got ':'\r\n"},
+		{"PING\r\n*x\r\n", "+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"},
+		{"PING\r\n*1\r\n$-2\r\n", "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"},
 	} {
 		tc := dialTest(t, addr)
 		tc.Write([]byte(c.in))
