@@ -168,14 +168,13 @@ func (l *writeLane) failAll(reqs []*writeReq) {
 }
 
 // round sends due retries and the new requests as one pipeline, of at
-// most roundBytes (or one batch, however big): a shard refuses, and
-// disconnects, a client that sends more than its --max-request-bytes
-// before it has answered, and coalescing concurrent increments of long
-// keys, queued while the shard was slow, would otherwise go past that.
+// most the shard's cmdBytes (or one batch, however big): coalescing
+// concurrent increments of long keys, queued while the shard was slow,
+// could otherwise take it past the shard's --max-request-bytes.
 func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	now := time.Now()
 	batches, used := l.dueRetries(now)
-	groups, alone := l.group(reqs, now, l.r.roundBytes-used)
+	groups, alone := l.group(reqs, now, l.sc.cmdBytes-used)
 	if len(groups) > 0 {
 		batches = append(batches, newBatch(l.r.nextID(), groups))
 	}
@@ -187,12 +186,12 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 	}
 }
 
-// dueRetries takes the retries whose backoff has passed, up to roundBytes
+// dueRetries takes the retries whose backoff has passed, up to cmdBytes
 // of them (at least one); the rest stay due for the next round.
 func (l *writeLane) dueRetries(now time.Time) (due []*batch, bytes int) {
 	keep := l.retries[:0]
 	for _, b := range l.retries {
-		if b.notBefore.After(now) || (len(due) > 0 && bytes+b.bytes > l.r.roundBytes) {
+		if b.notBefore.After(now) || (len(due) > 0 && bytes+b.bytes > l.sc.cmdBytes) {
 			keep = append(keep, b)
 			continue
 		}
@@ -401,7 +400,7 @@ type readReq struct {
 }
 
 // readLane batches the reads for one shard: every request queued during a
-// round goes out as one SC.GET with all their keys, up to roundBytes of
+// round goes out as one SC.GET with all their keys, up to cmdBytes of
 // keys (or one request, however big; see writeLane.round).
 type readLane struct {
 	sc       *shardConn
@@ -441,7 +440,7 @@ func (l *readLane) run(ctx context.Context) {
 			select {
 			case q := <-l.ch:
 				s := keysBytes(q.keys)
-				if size+s > l.r.roundBytes {
+				if size+s > l.sc.cmdBytes {
 					l.next = q
 					break drain
 				}

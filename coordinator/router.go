@@ -55,12 +55,6 @@ type router struct {
 	hotThreshold float64
 	hotSpread    int
 	hotSet       atomic.Pointer[map[string]struct{}]
-
-	// roundBytes bounds what a write or read lane sends in one round (see
-	// writeLane.round): a quarter of the request limit, which the shards
-	// are meant to share, so that a round, the reads sent with it and the
-	// probes stay under a shard's.
-	roundBytes int
 }
 
 // maxRound bounds the requests in one lane round.

@@ -105,7 +105,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.router.hotThreshold, s.router.hotSpread = cfg.HotThreshold, min(cfg.HotSpread, len(s.shards))
-	s.router.roundBytes = cfg.MaxRequestBytes / 4
 	s.stats = newClusterStats(s.shards, m, s.router.hot)
 	s.stats.afterTick = s.router.refreshHot
 	s.mux = s.handlers()

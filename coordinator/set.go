@@ -97,7 +97,7 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 	if err == nil {
 		err = s.allShards(func(sc *shardConn) error {
-			for _, chunk := range keyChunks(keys) {
+			for _, chunk := range keyChunks(keys, sc.cmdBytes) {
 				if _, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.id, Keys: chunk}.Args()); err != nil {
 					return err
 				}

@@ -36,6 +36,15 @@ type shardConn struct {
 	lastErr string    // why it is down
 	since   time.Time // when it went up or down
 	latency atomic.Int64
+
+	// cmdBytes bounds what one command or lane round sends to the shard
+	// (SC.GET and SC.DEL keys, SC.MINCR items): a quarter of the request
+	// limit, which shards are meant to share with the coordinator. A shard
+	// refuses a request over its limit, and disconnects; keys that one
+	// client may send in one request, or that a round gathers from many
+	// clients, could take one command past it, and a round, the reads
+	// sent with it and the probes must all stay under it.
+	cmdBytes int
 }
 
 func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
@@ -67,7 +76,8 @@ func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
 	if c == nil {
 		return nil, fmt.Errorf("shard %s at %s: %w", sa.ID, sa.Addr, err)
 	}
-	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now()}
+	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now(),
+		cmdBytes: cfg.MaxRequestBytes / 4}
 	if err == nil {
 		sc.up.Store(true)
 	} else {
@@ -229,22 +239,14 @@ func (sc *shardConn) badReply(what string, err error) error {
 	return fmt.Errorf("shard %s (%s): malformed %s reply: %v", sc.id, sc.addr, what, err)
 }
 
-// maxCmdKeyBytes bounds the key bytes of one SC.GET or SC.DEL. A shard
-// refuses a request over its request limit (4 MiB by default, the same as
-// a client's on the coordinator) and drops the connection; keys that one
-// client may send in one request, or that a read round gathers from many
-// clients, can take a command naming them all past that limit, so such
-// keys go in several commands. One key is never split: a command may
-// exceed this by one key of at most the bulk limit.
-const maxCmdKeyBytes = 512 << 10
-
-// keyChunks splits keys into runs of at most maxCmdKeyBytes bytes of keys,
-// at least one key each.
-func keyChunks(keys [][]byte) [][][]byte {
+// keyChunks splits keys into runs of at most limit bytes of keys, at least
+// one key each (one key is never split, so a run may pass limit by one key
+// of at most the bulk limit).
+func keyChunks(keys [][]byte, limit int) [][][]byte {
 	var out [][][]byte
 	start, n := 0, 0
 	for i, k := range keys {
-		if i > start && n+len(k) > maxCmdKeyBytes {
+		if i > start && n+len(k) > limit {
 			out = append(out, keys[start:i])
 			start, n = i, 0
 		}
@@ -258,7 +260,7 @@ func keyChunks(keys [][]byte) [][][]byte {
 func (sc *shardConn) partials(ctx context.Context, keys [][]byte) (vals []int64, found []bool, err error) {
 	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
 	off := 0
-	for _, chunk := range keyChunks(keys) {
+	for _, chunk := range keyChunks(keys, sc.cmdBytes) {
 		if err := sc.partialsOf(ctx, chunk, vals[off:], found[off:]); err != nil {
 			return nil, nil, err
 		}
