@@ -255,9 +255,11 @@ func (w *writer) load(batch []*op) error {
 	return nil
 }
 
-// apply runs one group of ops and writes it as one WriteBatch.
+// apply runs one group of ops and writes it as one WriteBatch: it reads
+// the partials the ops need, applies the ops in memory in order, writes
+// the result, and only then replies to each op.
 func (w *writer) apply(batch []*op) {
-	defer clear(w.loaded)
+	defer w.reset()
 	if err := w.load(batch); err != nil {
 		w.log.Error("reading partials failed; replying errors to the whole batch", "err", err, "ops", len(batch))
 		for _, o := range batch {
@@ -266,7 +268,26 @@ func (w *writer) apply(batch []*op) {
 		}
 		return
 	}
-	flushed := false
+	flushed := w.applyOps(batch)
+	err := w.commit(flushed)
+	if err != nil {
+		w.log.Error("RocksDB write failed; replying errors to the whole batch", "err", err, "ops", len(batch))
+	}
+	w.answer(batch, err)
+}
+
+// reset forgets the batch state once a batch is answered.
+func (w *writer) reset() {
+	w.wb.Clear()
+	clear(w.loaded)
+	clear(w.dirty)
+	clear(w.pending)
+}
+
+// applyOps applies each op of the batch in memory, in order: the new partials
+// go to dirty, request-id records to the WriteBatch. It reports whether
+// the batch holds a FLUSH.
+func (w *writer) applyOps(batch []*op) (flushed bool) {
 	for _, o := range batch {
 		switch o.kind {
 		case opIncr:
@@ -291,6 +312,12 @@ func (w *writer) apply(batch []*op) {
 			w.wb.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1})
 		}
 	}
+	return flushed
+}
+
+// commit writes the dirty partials with the rest of the WriteBatch and,
+// once RocksDB has it, updates the cache and the applied request ids.
+func (w *writer) commit(flushed bool) error {
 	for k, d := range w.dirty {
 		w.keyBuf = counterKey(w.keyBuf[:0], []byte(k))
 		if d.deleted {
@@ -300,35 +327,38 @@ func (w *writer) apply(batch []*op) {
 			w.wb.Put(w.keyBuf, w.valBuf)
 		}
 	}
-	var werr error
-	if w.wb.Count() > 0 {
-		if err := w.st.db.Write(w.st.wo, w.wb); err != nil {
-			// Not IOERR ("not applied"): a write that failed, say at its
-			// fsync, may already be in the WAL, and come back with it at
-			// the next start. A coordinator must neither re-route it nor
-			// report it as refused.
-			werr = fmt.Errorf("%w: RocksDB write failed, the batch may be in its log: %v", resp.ErrAmbiguous, err)
-			w.log.Error("RocksDB write failed; replying errors to the whole batch", "err", err, "ops", len(batch))
+	if w.wb.Count() == 0 {
+		return nil
+	}
+	if err := w.st.db.Write(w.st.wo, w.wb); err != nil {
+		// Not IOERR ("not applied"): a write that failed, say at its
+		// fsync, may already be in the WAL, and come back with it at the
+		// next start. A coordinator must neither re-route it nor report
+		// it as refused.
+		return fmt.Errorf("%w: RocksDB write failed, the batch may be in its log: %v", resp.ErrAmbiguous, err)
+	}
+	w.batches.Add(1)
+	if flushed {
+		w.cache.purge()
+	}
+	for k, d := range w.dirty {
+		w.keyBuf = append(w.keyBuf[:0], k...)
+		if d.deleted {
+			w.cache.remove(w.keyBuf)
 		} else {
-			w.batches.Add(1)
+			w.cache.add(w.keyBuf, d.v)
 		}
 	}
-	if werr == nil {
-		if flushed {
-			w.cache.purge()
-		}
-		for k, d := range w.dirty {
-			w.keyBuf = append(w.keyBuf[:0], k...)
-			if d.deleted {
-				w.cache.remove(w.keyBuf)
-			} else {
-				w.cache.add(w.keyBuf, d.v)
-			}
-		}
-		for id := range w.pending {
-			w.dedup.applied(id)
-		}
+	for id := range w.pending {
+		w.dedup.applied(id)
 	}
+	return nil
+}
+
+// answer replies to each op of the batch: werr, when the write failed, to
+// every op that had not failed already; a repeated request id, the reply
+// of its first op in the batch.
+func (w *writer) answer(batch []*op, werr error) {
 	applied := 0
 	for _, o := range batch {
 		if werr != nil && o.err == nil {
@@ -348,9 +378,6 @@ func (w *writer) apply(batch []*op) {
 		o.fut.Resolve(o.reply())
 	}
 	w.writes.Add(uint64(applied))
-	w.wb.Clear()
-	clear(w.dirty)
-	clear(w.pending)
 }
 
 func (w *writer) applyIncr(o *op, flushed bool) {
