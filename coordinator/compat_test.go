@@ -435,6 +435,10 @@ func TestAuthRequirePass(t *testing.T) {
 	rc.Expect(resptest.Err("NOAUTH Authentication required."), "PING")
 	rc.Expect(resptest.Err("NOAUTH Authentication required."), "INCR", "k")
 	rc.Expect(resptest.Err("NOAUTH Authentication required."), "GET", "k")
+	// As in Redis, an unknown command or a wrong argument count is
+	// answered as such before authentication is asked for.
+	rc.Expect(resptest.Err("ERR wrong number of arguments for 'get' command"), "GET")
+	rc.Expect(resptest.Err("ERR unknown command 'NOSUCH', with args beginning with: "), "NOSUCH")
 	if got, ok := rc.Do("HELLO", "3").(resptest.Err); !ok || !strings.HasPrefix(string(got), "NOAUTH HELLO must be called with the client already authenticated") {
 		t.Fatalf("HELLO 3 before AUTH: %#v", got)
 	}

@@ -163,11 +163,12 @@ func (m *Mux) dispatch(s *Session, args [][]byte) (*Command, Reply) {
 	if c == nil {
 		return nil, ErrText(UnknownCommand(args))
 	}
-	if !s.Authed && !c.NoAuth {
-		return nil, Err(ErrNoAuth)
-	}
+	// Redis checks the argument count before authentication.
 	if !ArityOK(c.Arity, len(args)) {
 		return nil, ErrText(WrongArity(c.Name))
+	}
+	if !s.Authed && !c.NoAuth {
+		return nil, Err(ErrNoAuth)
 	}
 	return c, nil
 }
