@@ -212,6 +212,9 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		}
 		return OK
 	case "info":
+		if len(args) != 2 {
+			return ErrText(WrongArity("client|info"))
+		}
 		return BulkString("id=" + FormatInt(s.ID) + " addr=" + s.Addr + " name=" + s.Name +
 			" db=0 resp=" + FormatInt(int64(s.Proto)) + " lib-name=" + s.LibName + " lib-ver=" + s.LibVer + "\n")
 	}
@@ -230,12 +233,18 @@ func (cc connCommands) command(s *Session, args [][]byte) Reply {
 	}
 	switch strings.ToLower(string(args[1])) {
 	case "count":
+		if len(args) != 2 {
+			return ErrText(WrongArity("command|count"))
+		}
 		return Int(int64(len(cc.mux.Commands())))
 	case "docs":
 		// Docs are optional; an empty answer tells clients there are none.
 		return ReplyFunc(func(w Writer) { w.WriteMapHeader(0) })
 	case "info":
 		names := args[2:]
+		if len(names) == 0 { // as Redis 7: every command
+			return cc.command(s, args[:1])
+		}
 		return ReplyFunc(func(w Writer) {
 			w.WriteArray(len(names))
 			for _, n := range names {
@@ -306,6 +315,9 @@ func (cc connCommands) config(s *Session, args [][]byte) Reply {
 		}
 		return ErrText("ERR CONFIG SET is not supported: shardcounter is configured by its command-line flags")
 	case "resetstat":
+		if len(args) != 2 {
+			return ErrText(WrongArity("config|resetstat"))
+		}
 		return OK
 	}
 	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CONFIG HELP.")

@@ -206,6 +206,14 @@ func TestCommandIntrospection(t *testing.T) {
 		t.Fatalf("COMMAND LIST: %#v", list)
 	}
 	c.Expect(resptest.Err("ERR unknown subcommand 'NOPE'. Try COMMAND HELP."), "COMMAND", "NOPE")
+	// As in Redis 7: INFO with no names is every command, and the
+	// subcommands that take no argument refuse one.
+	if infos, ok := c.Do("COMMAND", "INFO").([]any); !ok || int64(len(infos)) != n {
+		t.Fatalf("COMMAND INFO with no names: %d entries, want %d", len(infos), n)
+	}
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'command|count' command"), "COMMAND", "COUNT", "x")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'client|info' command"), "CLIENT", "INFO", "x")
+	c.Expect(resptest.Err("ERR wrong number of arguments for 'config|resetstat' command"), "CONFIG", "RESETSTAT", "x")
 }
 
 func TestConfigGet(t *testing.T) {
