@@ -652,6 +652,41 @@ func TestKeysAndScanMatchCharacterClasses(t *testing.T) {
 	}
 }
 
+// An empty pattern matches only the empty key, as in Redis: it is not "no
+// pattern".
+func TestKeysAndScanMatchEmptyPattern(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	rc := tc.raw()
+	for _, k := range []string{"a", "b", "c"} {
+		rc.Expect(int64(1), "INCR", k)
+	}
+	scanEmpty := func() []any {
+		var all []any
+		cursor := "0"
+		for range 1000 {
+			page, ok := rc.Do("SCAN", cursor, "MATCH", "", "COUNT", "100").([]any)
+			if !ok || len(page) != 2 {
+				t.Fatalf("SCAN MATCH \"\": %#v", page)
+			}
+			all = append(all, page[1].([]any)...)
+			if cursor = page[0].(string); cursor == "0" {
+				return all
+			}
+		}
+		t.Fatal("SCAN does not end")
+		return nil
+	}
+	rc.Expect([]any{}, "KEYS", "")
+	if got := scanEmpty(); len(got) != 0 {
+		t.Errorf("SCAN MATCH \"\" with no empty key: %q, want none", got)
+	}
+	rc.Expect(int64(1), "INCR", "")
+	rc.Expect([]any{""}, "KEYS", "")
+	if got := scanEmpty(); len(got) != 1 || got[0] != "" {
+		t.Errorf("SCAN MATCH \"\": %q, want the empty key alone", got)
+	}
+}
+
 func setOf(keys []string) map[string]bool {
 	m := map[string]bool{}
 	for _, k := range keys {

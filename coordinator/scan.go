@@ -77,6 +77,7 @@ func (s *Server) scan(_ *resp.Session, args [][]byte) resp.Reply {
 		return resp.ErrText("ERR invalid cursor")
 	}
 	count, pattern, typ := 10, "", ""
+	emptyMatch := false
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
 			return resp.Err(resp.ErrSyntax)
@@ -84,6 +85,7 @@ func (s *Server) scan(_ *resp.Session, args [][]byte) resp.Reply {
 		switch strings.ToLower(string(args[i])) {
 		case "match":
 			pattern = string(args[i+1])
+			emptyMatch = pattern == ""
 		case "count":
 			n, ok := resp.ParseInt(args[i+1])
 			if !ok {
@@ -105,6 +107,9 @@ func (s *Server) scan(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	if typ != "" && typ != "string" {
 		keys = nil // every counter is a string
+	}
+	if emptyMatch {
+		keys = onlyEmptyKey(keys)
 	}
 	return resp.ReplyFunc(func(w resp.Writer) {
 		w.WriteArray(2)
@@ -138,12 +143,27 @@ func (s *Server) allKeys(pattern string, each func(key []byte)) error {
 	}
 }
 
+// onlyEmptyKey keeps the empty key of keys: what an empty MATCH pattern
+// matches in Redis. To the shards an empty pattern means none, so the
+// coordinator filters.
+func onlyEmptyKey(keys [][]byte) [][]byte {
+	for _, k := range keys {
+		if len(k) == 0 {
+			return [][]byte{k}
+		}
+	}
+	return nil
+}
+
 // keys answers KEYS pattern. Like Redis' KEYS, it walks every key: use SCAN
 // on big keyspaces.
 func (s *Server) keys(_ *resp.Session, args [][]byte) resp.Reply {
 	var keys [][]byte
 	if err := s.allKeys(string(args[1]), func(k []byte) { keys = append(keys, k) }); err != nil {
 		return resp.Err(err)
+	}
+	if len(args[1]) == 0 {
+		keys = onlyEmptyKey(keys)
 	}
 	return resp.ReplyFunc(func(w resp.Writer) {
 		w.WriteArray(len(keys))
