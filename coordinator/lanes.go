@@ -182,7 +182,13 @@ func (l *writeLane) round(ctx context.Context, reqs []*writeReq) {
 		alone = l.send(ctx, batches, alone)
 	}
 	if len(alone) > 0 {
+		// These are older than anything this round carried: whatever the
+		// sub-round carries goes before it, so one key's increments stay
+		// in order.
+		carried := l.carry
+		l.carry = nil
 		l.round(ctx, alone)
+		l.carry = append(l.carry, carried...)
 	}
 }
 
@@ -414,10 +420,14 @@ type readLane struct {
 func keysBytes(keys [][]byte) int {
 	n := 0
 	for _, k := range keys {
-		n += len(k) + 16
+		n += keyBytes(k)
 	}
 	return n
 }
+
+// keyBytes is about what one key adds to an SC.GET or SC.DEL on the wire:
+// the key and its bulk header.
+func keyBytes(k []byte) int { return len(k) + 16 }
 
 func (l *readLane) run(ctx context.Context) {
 	reqs := make([]*readReq, 0, l.maxBatch)

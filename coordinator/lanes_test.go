@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -364,5 +365,51 @@ func TestOverflowingIncrementsOfABigKeyStayUnderTheShardLimit(t *testing.T) {
 	}
 	if st := tc.coord.shards[0].status(); !st.Up {
 		t.Errorf("the shard went down: %s", st.Err)
+	}
+}
+
+// Increments of one long key stay in order when an overflowing group's
+// requests go one by one and the round's byte budget carries one of them:
+// it must not go after a later increment that the group had already
+// carried. (With --max-request-bytes 4096 a 600-byte key fills a round.)
+// In Redis order: MaxInt64-50 overflows, 10 gives 110, MaxInt64-105
+// overflows.
+func TestLongKeyIncrementsStayInOrderWhenCarried(t *testing.T) {
+	back := newTestCluster(t, 1)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}}
+		c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second
+		c.MaxRequestBytes = 4096
+	})
+	tc.waitShard(0, true)
+	ctx := t.Context()
+	key := strings.Repeat("k", 600)
+	if err := tc.client.Set(ctx, key, 100, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fz.frozen.Store(true)
+	first := tc.raw()
+	first.Write(resptest.Encode("INCR", "first"))
+	time.Sleep(200 * time.Millisecond) // its round is held by the freezer
+	c := tc.raw()
+	var b []byte
+	for _, d := range []int64{math.MaxInt64 - 50, 10, math.MaxInt64 - 105} {
+		b = append(b, resptest.Encode("INCRBY", key, strconv.FormatInt(d, 10))...)
+	}
+	c.Write(b)
+	time.Sleep(300 * time.Millisecond) // all three queued
+	fz.frozen.Store(false)
+	if v := first.Read(); v != int64(1) {
+		t.Fatalf("INCR first: %#v", v)
+	}
+	overflow := resptest.Err("ERR increment or decrement would overflow")
+	for i, want := range []any{overflow, int64(110), overflow} {
+		if got := c.Read(); got != want {
+			t.Errorf("reply %d: %#v, want %#v", i+1, got, want)
+		}
+	}
+	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != 110 {
+		t.Errorf("GET = %d, %v; want 110", v, err)
 	}
 }
