@@ -694,3 +694,27 @@ func setOf(keys []string) map[string]bool {
 	}
 	return m
 }
+
+// A DEL within the client request limit that names a 1-byte key some
+// 600,000 times: its SC.GET and SC.DEL must be cut by their size on the
+// wire, not by key bytes alone, or the shard refuses them as too large.
+func TestDelOfManyTinyKeysStaysUnderTheShardLimit(t *testing.T) {
+	tc := newTestCluster(t, 1, func(c *Config) { c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second })
+	if err := tc.client.Incr(t.Context(), "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 599_183
+	req := fmt.Appendf(nil, "*%d\r\n$3\r\nDEL\r\n", n+1)
+	req = append(req, strings.Repeat("$1\r\na\r\n", n)...)
+	if len(req) > resp.DefaultMaxRequestBytes {
+		t.Fatalf("the request is %d bytes, over the client limit", len(req))
+	}
+	c := tc.raw()
+	c.Write(req)
+	if got := c.Read(); got != int64(1) {
+		t.Errorf("DEL: %#v, want 1", got)
+	}
+	if st := tc.coord.shards[0].status(); !st.Up {
+		t.Errorf("the shard went down: %s", st.Err)
+	}
+}

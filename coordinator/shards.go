@@ -239,18 +239,18 @@ func (sc *shardConn) badReply(what string, err error) error {
 	return fmt.Errorf("shard %s (%s): malformed %s reply: %v", sc.id, sc.addr, what, err)
 }
 
-// keyChunks splits keys into runs of at most limit bytes of keys, at least
-// one key each (one key is never split, so a run may pass limit by one key
-// of at most the bulk limit).
+// keyChunks splits keys into runs of at most limit bytes on the wire (see
+// keyBytes), at least one key each (one key is never split, so a run may
+// pass limit by one key of at most the bulk limit).
 func keyChunks(keys [][]byte, limit int) [][][]byte {
 	var out [][][]byte
 	start, n := 0, 0
 	for i, k := range keys {
-		if i > start && n+len(k) > limit {
+		if i > start && n+keyBytes(k) > limit {
 			out = append(out, keys[start:i])
 			start, n = i, 0
 		}
-		n += len(k)
+		n += keyBytes(k)
 	}
 	return append(out, keys[start:])
 }
