@@ -242,23 +242,30 @@ func TestScanDelFlush(t *testing.T) {
 	}
 }
 
-func TestDedupPruning(t *testing.T) {
-	ctx := context.Background()
-	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.DedupWindow = time.Second })
-	if _, err := incr(ctx, c, "s1", "k", 1, 7, 1); err != nil {
-		t.Fatal(err)
-	}
+// waitExpired retries request coord:seq (an INCR of k on shard s1) until
+// the shard answers it EXPIRED: its id has left the deduplication window.
+func waitExpired(t *testing.T, c *redis.Client, coord, seq uint64) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := incr(ctx, c, "s1", "k", 1, 7, 1)
+		_, err := incr(context.Background(), c, "s1", "k", 1, coord, seq)
 		if err != nil && errors.Is(resp.FromReply(err.Error()), resp.ErrRequestExpired) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("request id never expired; last reply err=%v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func TestDedupPruning(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir(), func(c *Config) { c.DedupWindow = time.Second })
+	if _, err := incr(ctx, c, "s1", "k", 1, 7, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitExpired(t, c, 7, 1)
 	if v, _ := c.Get(ctx, "k").Int64(); v != 1 {
 		t.Fatalf("retries were applied: partial %d", v)
 	}
@@ -343,17 +350,7 @@ func TestDedupPruningSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := incr(ctx, c, "s1", "k", 1, 7, 2)
-		if err != nil && errors.Is(resp.FromReply(err.Error()), resp.ErrRequestExpired) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request id never expired; last reply err=%v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitExpired(t, c, 7, 2)
 	c.Close()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
