@@ -170,10 +170,7 @@ func TestCoordinatorStartsWithBlackholedShard(t *testing.T) {
 func TestTwoCoordinatorsFlappingShard(t *testing.T) {
 	args := []string{"--shard-timeout", "300ms", "--write-timeout", "1s"}
 	c := startCluster(t, clusterOpts{coordArgs: args})
-	// A second coordinator with the same shard list.
-	c2 := &cluster{t: t, shards: c.shards, addr: freeAddr(t), httpAddr: freeAddr(t)}
-	c2.coordArgs = append([]string{"coordinator", "--listen", c2.addr, "--http", c2.httpAddr}, c.coordArgs[5:]...)
-	c2.startCoordinator()
+	c2 := c.secondCoordinator()
 	g1 := newLoadGen(t, c.addr, "", "two", 20, 12)
 	g2 := newLoadGen(t, c2.addr, "", "two", 20, 12)
 	g1.start(12)
@@ -254,9 +251,7 @@ func TestShardStopsUnderLoadRefusingOnlyWhatItDidNotApply(t *testing.T) {
 func TestSplitCountersTwoCoordinatorsFlappingShards(t *testing.T) {
 	args := []string{"--shard-timeout", "300ms", "--write-timeout", "1s", "--spread", "2"}
 	c := startCluster(t, clusterOpts{coordArgs: args})
-	c2 := &cluster{t: t, shards: c.shards, addr: freeAddr(t), httpAddr: freeAddr(t)}
-	c2.coordArgs = append([]string{"coordinator", "--listen", c2.addr, "--http", c2.httpAddr}, c.coordArgs[5:]...)
-	c2.startCoordinator()
+	c2 := c.secondCoordinator()
 	g1 := newLoadGen(t, c.addr, "", "split", 10, 10)
 	g2 := newLoadGen(t, c2.addr, "", "split", 10, 10)
 	g1.start(10)

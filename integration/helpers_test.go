@@ -300,6 +300,16 @@ func (c *cluster) killShard(i int) { c.t.Helper(); c.shards[i].p.kill(c.t) }
 
 func (c *cluster) stopShard(i int) { c.t.Helper(); c.shards[i].p.stop(c.t, syscall.SIGTERM) }
 
+// secondCoordinator starts another coordinator in front of c's shards,
+// with c's coordinator flags, on addresses of its own.
+func (c *cluster) secondCoordinator() *cluster {
+	c2 := &cluster{t: c.t, shards: c.shards, addr: freeAddr(c.t), httpAddr: freeAddr(c.t)}
+	// c.coordArgs: "coordinator --listen A --http H" then the shards and flags.
+	c2.coordArgs = append([]string{"coordinator", "--listen", c2.addr, "--http", c2.httpAddr}, c.coordArgs[5:]...)
+	c2.startCoordinator()
+	return c2
+}
+
 func (c *cluster) startCoordinator() {
 	c.t.Helper()
 	c.coord = startProc(c.t, "coordinator", c.coordArgs...)
