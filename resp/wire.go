@@ -16,7 +16,7 @@ const (
 	CmdDel       = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
 	CmdScan      = "SC.SCAN"  // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
 	CmdFlush     = "SC.FLUSH" // SC.FLUSH shard -> +OK
-	CmdPing      = "SC.PING"  // SC.PING shard -> +PONG
+	CmdPing      = "SC.PING"  // SC.PING shard -> +PONG, once the shard's writer wrote a probe record
 	CmdStats     = "SC.STATS" // SC.STATS shard -> map of name -> integer
 )
 

@@ -75,7 +75,12 @@ func (s *Server) scScan(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 }
 
-// scPing: SC.PING shard -> PONG, from the right shard only.
+// scPing: SC.PING shard -> PONG, from the right shard only, once the
+// writer has written the probe record as it writes increments (the WAL,
+// and with --sync an fsync). A coordinator re-admits a shard on this reply,
+// so a shard whose writer or disk hangs stays out: an answer from the
+// connection alone would let writes back in, to time out with an unknown
+// outcome instead of going to the next shard.
 func (s *Server) scPing(_ *resp.Session, args [][]byte) resp.Reply {
 	c, err := resp.ParseShardCmd(args)
 	if err != nil {
@@ -84,7 +89,7 @@ func (s *Server) scPing(_ *resp.Session, args [][]byte) resp.Reply {
 	if err := s.checkShard(c.Shard); err != nil {
 		return resp.Err(err)
 	}
-	return resp.Status("PONG")
+	return s.submit(&op{kind: opProbe})
 }
 
 // Stats are a shard's figures for health checks and dashboards.

@@ -22,7 +22,7 @@ func (s *Server) handlers() *resp.Mux {
 	m.Handle(resp.Command{Name: "sc.del", Arity: -3, Flags: []string{"write"}, FirstKey: 2, LastKey: -1, Handler: s.scDel})
 	m.Handle(resp.Command{Name: "sc.scan", Arity: -4, Kind: resp.Read, Flags: []string{"readonly"}, Handler: s.scScan})
 	m.Handle(resp.Command{Name: "sc.flush", Arity: 2, Flags: []string{"write"}, Handler: s.scFlush})
-	m.Handle(resp.Command{Name: "sc.ping", Arity: 2, Kind: resp.Read, Flags: []string{"fast"}, Handler: s.scPing})
+	m.Handle(resp.Command{Name: "sc.ping", Arity: 2, Kind: resp.Increment, Flags: []string{"write", "fast"}, Handler: s.scPing})
 	m.Handle(resp.Command{Name: "sc.stats", Arity: 2, Kind: resp.Read, Flags: []string{"fast"}, Handler: s.scStats})
 	m.Handle(resp.Command{Name: "sc.checkpoint", Arity: 3, Flags: []string{"admin"}, Handler: s.scCheckpoint})
 

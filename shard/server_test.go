@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/linxGnu/grocksdb"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shardcounter/shardcounter/resp"
@@ -368,5 +370,92 @@ func TestDedupPruningSurvivesRestart(t *testing.T) {
 	// New ids of that coordinator are applied.
 	if v, err := incr(ctx, c2, "s1", "k", 1, 7, 3); err != nil || v != 3 {
 		t.Fatalf("new id after the restart: %d, %v; want 3", v, err)
+	}
+}
+
+// SC.PING is answered by the writer once it has written the probe record,
+// so that a shard whose writer or disk hangs gets no answer, and a
+// coordinator keeps it out instead of re-admitting it for writes that would
+// end with an unknown outcome. Probes are not counted as writes.
+func TestPingGoesThroughTheWriter(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.ID, cfg.DataDir, cfg.Listen = "s1", t.TempDir(), "127.0.0.1:0"
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A disk that hangs while hung is set, until release is closed. The
+	// writer is only given ops once Serve runs, after this assignment.
+	var hung atomic.Bool
+	release := make(chan struct{})
+	write := s.w.write
+	s.w.write = func(wb *grocksdb.WriteBatch) error {
+		if hung.Load() {
+			<-release
+		}
+		return write(wb)
+	}
+	ln, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	c := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1,
+		ReadTimeout: 10 * time.Second, ContextTimeoutEnabled: true})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+		c.Close()
+		s.Shutdown(context.Background())
+	})
+	ping := func(timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return c.Do(ctx, resp.CmdPing, "s1").Err()
+	}
+
+	if err := ping(5 * time.Second); err != nil {
+		t.Fatalf("SC.PING: %v", err)
+	}
+	if v, err := s.st.db.GetBytes(s.st.ro, metaProbe); err != nil || len(v) != 8 {
+		t.Fatalf("probe record after SC.PING: %x, %v; want 8 bytes", v, err)
+	}
+	before := s.Stats()
+	for range 5 {
+		if err := ping(5 * time.Second); err != nil {
+			t.Fatalf("SC.PING: %v", err)
+		}
+	}
+	if after := s.Stats(); after.Writes != before.Writes || after.Batches != before.Batches {
+		t.Fatalf("5 probes moved writes %d -> %d, batches %d -> %d; want them unchanged",
+			before.Writes, after.Writes, before.Batches, after.Batches)
+	}
+
+	hung.Store(true)
+	incrDone := make(chan error, 1)
+	go func() {
+		_, err := incr(ctx, c, "s1", "k", 1, 7, 1)
+		incrDone <- err
+	}()
+	if err := ping(300 * time.Millisecond); err == nil {
+		t.Fatal("SC.PING answered while the writer could not write")
+	}
+	select {
+	case err := <-incrDone:
+		t.Fatalf("the increment was answered (%v) while the writer could not write", err)
+	default:
+	}
+
+	hung.Store(false)
+	close(release)
+	released = true
+	if err := <-incrDone; err != nil {
+		t.Fatalf("the increment after the disk came back: %v", err)
+	}
+	if err := ping(5 * time.Second); err != nil {
+		t.Fatalf("SC.PING after the disk came back: %v", err)
 	}
 }

@@ -13,7 +13,8 @@ import (
 
 // The RocksDB key layout. One byte of prefix tells the record kind.
 //
-//	m<name>                     meta: the shard id, the format version
+//	m<name>                     meta: the shard id; mprobe, the time of the
+//	                            last SC.PING, 8 bytes (see Server.scPing)
 //	c<keyhash:8><key>           a counter's partial: int64, 8 bytes big-endian
 //	d<coord:8><seq:8>           an applied request id: the partial it produced;
 //	                            empty for the last id pruned (see dedupIndex)
@@ -27,7 +28,10 @@ const (
 	prefixDedup   = 'd'
 )
 
-var metaShardID = []byte("mshard_id")
+var (
+	metaShardID = []byte("mshard_id")
+	metaProbe   = []byte("mprobe")
+)
 
 // store is the RocksDB side of a shard. Reads may run from any goroutine;
 // every write goes through the one writer goroutine (see writer.go).
@@ -131,6 +135,10 @@ func (s *store) checkID(id string) error {
 	}
 	return nil
 }
+
+// write writes wb with the shard's write options (WAL, and fsync with
+// --sync).
+func (s *store) write(wb *grocksdb.WriteBatch) error { return s.db.Write(s.wo, wb) }
 
 func (s *store) close() {
 	s.mu.Lock()

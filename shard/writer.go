@@ -21,6 +21,9 @@ const (
 	opDel
 	opFlush
 	opMulti // SC.MINCR: several keys under one request id
+	// opProbe (SC.PING) writes the probe record, so that its reply proves
+	// the writer and the disk take writes (see Server.scPing).
+	opProbe
 )
 
 // op is one write waiting for the writer. The writer fills in val or err
@@ -67,6 +70,8 @@ func (o *op) reply() resp.Reply {
 		})
 	case o.kind == opIncr || o.kind == opDel:
 		return resp.Int(o.val)
+	case o.kind == opProbe:
+		return resp.Status("PONG")
 	}
 	return resp.OK
 }
@@ -90,6 +95,10 @@ type writer struct {
 
 	cache *partialCache // hot committed partials
 	dedup *dedupIndex
+
+	// write writes a batch to RocksDB (store.write); a test may stall it
+	// as a hung disk would.
+	write func(*grocksdb.WriteBatch) error
 
 	// Batch state, reused between batches.
 	wb      *grocksdb.WriteBatch
@@ -122,7 +131,7 @@ func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window t
 	return &writer{
 		st: st, log: log, ch: make(chan *op, maxBatch), maxBatch: maxBatch,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		cache: cache, dedup: d,
+		cache: cache, dedup: d, write: st.write,
 		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), loaded: make(map[string]loadedValue), pending: make(map[resp.RequestID]*op),
 	}, nil
 }
@@ -269,7 +278,7 @@ func (w *writer) apply(batch []*op) {
 		return
 	}
 	flushed := w.applyOps(batch)
-	err := w.commit(flushed)
+	err := w.commit(flushed, onlyProbes(batch))
 	if err != nil {
 		w.log.Error("RocksDB write failed; replying errors to the whole batch", "err", err, "ops", len(batch))
 	}
@@ -310,14 +319,29 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 			clear(w.dirty)
 			flushed = true
 			w.wb.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1})
+		case opProbe:
+			w.valBuf = binary.BigEndian.AppendUint64(w.valBuf[:0], uint64(time.Now().UnixNano()))
+			w.wb.Put(metaProbe, w.valBuf)
 		}
 	}
 	return flushed
 }
 
+// onlyProbes reports whether the batch holds nothing but probes.
+func onlyProbes(batch []*op) bool {
+	for _, o := range batch {
+		if o.kind != opProbe {
+			return false
+		}
+	}
+	return true
+}
+
 // commit writes the dirty partials with the rest of the WriteBatch and,
-// once RocksDB has it, updates the cache and the applied request ids.
-func (w *writer) commit(flushed bool) error {
+// once RocksDB has it, updates the cache and the applied request ids. A
+// batch of probes alone is not counted in batches, which tells that the
+// counters changed (see counterCount).
+func (w *writer) commit(flushed, probes bool) error {
 	for k, d := range w.dirty {
 		w.keyBuf = counterKey(w.keyBuf[:0], []byte(k))
 		if d.deleted {
@@ -330,14 +354,16 @@ func (w *writer) commit(flushed bool) error {
 	if w.wb.Count() == 0 {
 		return nil
 	}
-	if err := w.st.db.Write(w.st.wo, w.wb); err != nil {
+	if err := w.write(w.wb); err != nil {
 		// Not IOERR ("not applied"): a write that failed, say at its
 		// fsync, may already be in the WAL, and come back with it at the
 		// next start. A coordinator must neither re-route it nor report
 		// it as refused.
 		return fmt.Errorf("%w: RocksDB write failed, the batch may be in its log: %v", resp.ErrAmbiguous, err)
 	}
-	w.batches.Add(1)
+	if !probes {
+		w.batches.Add(1)
+	}
 	if flushed {
 		w.cache.purge()
 	}
@@ -372,7 +398,7 @@ func (w *writer) answer(batch []*op, werr error) {
 				}
 			}
 		}
-		if o.err == nil {
+		if o.err == nil && o.kind != opProbe {
 			applied += max(1, len(o.items))
 		}
 		o.fut.Resolve(o.reply())
