@@ -762,7 +762,7 @@ func TestOverflowOfATotalOverSeveralShards(t *testing.T) {
 				t.Errorf("INCRBY within range on the next shard: %d %v, want %d", v, err, d-sign)
 			}
 			tc.restartShard(owner)
-			tc.coord.shards[owner].probe(ctx)
+			tc.coord.probe(ctx, tc.coord.shards[owner])
 			if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != d-sign {
 				t.Errorf("GET after the owner is back: %d %v, want %d", v, err, d-sign)
 			}

@@ -35,7 +35,7 @@ func TestWriteForDownShardFailsOver(t *testing.T) {
 		}
 	}
 	tc.restartShard(owner)
-	tc.coord.shards[owner].probe(ctx)
+	tc.coord.probe(ctx, tc.coord.shards[owner])
 	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != 13 {
 		t.Fatalf("GET after restart: %d %v", v, err)
 	}

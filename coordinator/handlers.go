@@ -41,6 +41,7 @@ func (s *Server) handlers() *resp.Mux {
 	m.Handle(resp.Command{Name: "scan", Arity: -2, Kind: resp.Read, Flags: []string{"readonly"}, Handler: s.track("scan", s.scan)})
 	m.Handle(resp.Command{Name: "keys", Arity: 2, Kind: resp.Read, Flags: []string{"readonly"}, Handler: s.track("keys", s.keys)})
 	m.Handle(resp.Command{Name: "dbsize", Arity: 1, Kind: resp.Read, Flags: []string{"readonly"}, Handler: s.track("dbsize", s.dbsize)})
+	m.Handle(resp.Command{Name: "shardaccept", Arity: 2, Flags: []string{"admin"}, Handler: s.track("shardaccept", s.shardAccept)})
 	m.Handle(resp.Command{Name: "info", Arity: -1, Flags: []string{"loading", "stale"}, Handler: s.track("info", s.info)})
 	return m
 }

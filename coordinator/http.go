@@ -232,7 +232,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc.probe(r.Context())
+			s.probe(r.Context(), sc)
 		}()
 	}
 	wg.Wait()

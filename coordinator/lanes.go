@@ -283,7 +283,7 @@ func (l *writeLane) send(ctx context.Context, batches []*batch, alone []*writeRe
 	cmds := make(rueidis.Commands, len(batches))
 	items := 0
 	for i, b := range batches {
-		c := resp.IncrMultiCmd{Shard: l.sc.id, ID: b.id, Items: make([]resp.IncrItem, len(b.groups))}
+		c := resp.IncrMultiCmd{Shard: l.sc.name(), ID: b.id, Items: make([]resp.IncrItem, len(b.groups))}
 		for j, g := range b.groups {
 			lo, hi, _ := g.bounds() // checked when the group was made
 			c.Items[j] = resp.IncrItem{Key: g.key, Delta: g.sum, Lo: lo, Hi: hi}

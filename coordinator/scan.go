@@ -18,7 +18,7 @@ func (s *Server) scanStep(cursor uint64, count int, pattern string) (keys [][]by
 	var pages [][][]byte
 	limit := uint64(0) // 0: every shard reached the end
 	err = s.allShards(func(sc *shardConn) error {
-		msg, err := sc.do(s.ctx, resp.ScanCmd{Shard: sc.id, Cursor: cursor, Count: count, Pattern: pattern}.Args())
+		msg, err := sc.do(s.ctx, resp.ScanCmd{Shard: sc.name(), Cursor: cursor, Count: count, Pattern: pattern}.Args())
 		if err != nil {
 			return err
 		}

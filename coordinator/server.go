@@ -44,6 +44,9 @@ type Server struct {
 	gather  prometheus.Gatherer
 	started time.Time
 	clients atomic.Int64
+	// membersMu runs one membership check or SHARDACCEPT at a time
+	// (members.go).
+	membersMu sync.Mutex
 
 	// drain tells Shutdown when every reply is on the wire; while it
 	// drains, new connections and commands are refused.
@@ -131,7 +134,7 @@ func (s *Server) goFunc(f func()) {
 // answers with another id is an error: the configuration is wrong.
 func (s *Server) Start() error {
 	for _, sc := range s.shards {
-		sc.probe(s.ctx)
+		s.probe(s.ctx, sc)
 		st := sc.status()
 		if errors.Is(resp.FromReply(st.Err), resp.ErrWrongShard) {
 			return fmt.Errorf("coordinator: shard %s at %s: %s", sc.id, sc.addr, st.Err)
@@ -235,7 +238,7 @@ func (s *Server) probeLoop(sc *shardConn) {
 			return
 		case <-t.C:
 		}
-		sc.probe(s.ctx)
+		s.probe(s.ctx, sc)
 		up := sc.up.Load()
 		if up != wasUp {
 			if up {

@@ -59,11 +59,11 @@ func (s *Server) set(_ *resp.Session, args [][]byte) resp.Reply {
 		if sc == target {
 			return nil
 		}
-		_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.id, Keys: [][]byte{key}}.Args())
+		_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: [][]byte{key}}.Args())
 		return err
 	})
 	if err == nil {
-		_, err = target.do(s.ctx, resp.SetCmd{Shard: target.id, Key: key, Value: v}.Args())
+		_, err = target.do(s.ctx, resp.SetCmd{Shard: target.name(), Key: key, Value: v}.Args())
 	}
 	s.router.split.Remove(string(key))
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	if err == nil {
 		err = s.allShards(func(sc *shardConn) error {
 			for _, chunk := range keyChunks(keys, sc.cmdBytes) {
-				if _, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.id, Keys: chunk}.Args()); err != nil {
+				if _, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: chunk}.Args()); err != nil {
 					return err
 				}
 			}
@@ -135,7 +135,7 @@ func (s *Server) flush(_ *resp.Session, args [][]byte) resp.Reply {
 		}
 	}
 	err := s.allShards(func(sc *shardConn) error {
-		_, err := sc.do(context.Background(), resp.ShardCmd{Name: resp.CmdFlush, Shard: sc.id}.Args())
+		_, err := sc.do(context.Background(), resp.ShardCmd{Name: resp.CmdFlush, Shard: sc.name()}.Args())
 		return err
 	})
 	s.router.split.Purge()

@@ -21,7 +21,8 @@ import (
 //
 // The breaker opens on a connection error or a timeout, so that writes go to
 // the next shard for their keys at once, and closes when a probe (SC.PING,
-// which also checks the shard id) succeeds.
+// which also checks the shard id) succeeds and the shard's data directory is
+// the one the cluster knows (see members.go).
 type shardConn struct {
 	idx     int
 	id      string
@@ -36,6 +37,17 @@ type shardConn struct {
 	lastErr string    // why it is down
 	since   time.Time // when it went up or down
 	latency atomic.Int64
+
+	// wireName is how commands name the shard: id@incarnation once
+	// admitted (resp.ShardName), so that a shard whose data directory is
+	// replaced refuses them. Before that, nil: the bare id.
+	wireName atomic.Pointer[string]
+	// incarnation is that of the data directory admitted, "" before;
+	// admitted is false until then and while the shard answers from
+	// another directory; refusal says why checkMembers refused it. Under mu.
+	incarnation string
+	admitted    bool
+	refusal     error
 
 	// cmdBytes bounds what one command or lane round sends to the shard
 	// (SC.GET and SC.DEL keys, SC.MINCR items): a quarter of the request
@@ -154,7 +166,7 @@ func (sc *shardConn) classify(err error) error {
 	sc.errs.Inc()
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
 		e := fromShardReply(rerr)
-		if errors.Is(e, resp.ErrWrongShard) || errors.Is(e, resp.ErrShuttingDown) {
+		if errors.Is(e, resp.ErrWrongShard) || errors.Is(e, resp.ErrShardReplaced) || errors.Is(e, resp.ErrShuttingDown) {
 			sc.markDown(e)
 		}
 		return e
@@ -192,29 +204,41 @@ func notSent(err error) bool {
 		return true
 	}
 	return errors.Is(err, resp.ErrShuttingDown) || errors.Is(err, resp.ErrStorage) ||
-		errors.Is(err, resp.ErrWrongShard) || errors.Is(err, rueidis.ErrClosing)
+		errors.Is(err, resp.ErrWrongShard) || errors.Is(err, resp.ErrShardReplaced) || errors.Is(err, rueidis.ErrClosing)
 }
 
-// probe pings the shard, checking its id, and sets the breaker.
-func (sc *shardConn) probe(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, sc.timeout)
+// name is how commands name the shard (see wireName).
+func (sc *shardConn) name() string {
+	if n := sc.wireName.Load(); n != nil {
+		return *n
+	}
+	return sc.id
+}
+
+// errGaveUp is ping's error when its caller's context ended first: nothing
+// was learnt about the shard.
+var errGaveUp = errors.New("probe abandoned")
+
+// ping sends SC.PING, which the shard answers once its writer has written
+// (shard.Server.scPing), and returns nil, why the shard is down, or
+// errGaveUp.
+func (sc *shardConn) ping(ctx context.Context) error {
+	tctx, cancel := context.WithTimeout(ctx, sc.timeout)
 	defer cancel()
 	start := time.Now()
-	err := sc.client.Do(ctx, sc.cmd(resp.ShardCmd{Name: resp.CmdPing, Shard: sc.id}.Args())).Error()
+	err := sc.client.Do(tctx, sc.cmd(resp.ShardCmd{Name: resp.CmdPing, Shard: sc.name()}.Args())).Error()
 	if err == nil {
 		sc.latency.Store(int64(time.Since(start)))
-		sc.markUp()
-		return
+		return nil
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return
+	if ctx.Err() != nil {
+		return errGaveUp
 	}
 	sc.errs.Inc()
 	if rerr, ok := rueidis.IsRedisErr(err); ok {
-		sc.markDown(fromShardReply(rerr))
-		return
+		return fromShardReply(rerr)
 	}
-	sc.markDown(err)
+	return err
 }
 
 // status is a snapshot for /health, INFO and status output.
@@ -271,7 +295,7 @@ func (sc *shardConn) partials(ctx context.Context, keys [][]byte) (vals []int64,
 
 // partialsOf sends one SC.GET for keys and fills in vals and found.
 func (sc *shardConn) partialsOf(ctx context.Context, keys [][]byte, vals []int64, found []bool) error {
-	msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.id, Keys: keys}.Args())
+	msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.name(), Keys: keys}.Args())
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func (cs *clusterStats) pollOnce(ctx context.Context, sc *shardConn) {
 	if !sc.up.Load() {
 		return
 	}
-	msg, err := sc.do(ctx, resp.ShardCmd{Name: resp.CmdStats, Shard: sc.id}.Args())
+	msg, err := sc.do(ctx, resp.ShardCmd{Name: resp.CmdStats, Shard: sc.name()}.Args())
 	if err != nil {
 		return
 	}

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,6 +32,53 @@ func TestShardRefusesAnotherIDOnItsData(t *testing.T) {
 	c.waitHealthy()
 	if v := waitGet(t, rdb, key); v != 1 {
 		t.Fatalf("GET %s after the refused start = %d, want 1", key, v)
+	}
+}
+
+// TestShardOnAWipedDataDirectory: a shard killed, its data directory
+// deleted and started again under its id. Reads fail naming it rather than
+// sum without its partials, also through a coordinator restarted since;
+// writes go on; SHARDACCEPT admits it, and the totals lose exactly what it
+// held.
+func TestShardOnAWipedDataDirectory(t *testing.T) {
+	ctx := context.Background()
+	c := startCluster(t, clusterOpts{coordArgs: []string{"--shard-timeout", "300ms", "--write-timeout", "1s"}})
+	rdb := c.client()
+	lost := keyOn(t, rdb, "s2", "lost") // holds 1, on s2
+	kept := keyOn(t, rdb, "s1", "kept") // holds 1, on s1
+	c.killShard(1)
+	if err := os.RemoveAll(c.shards[1].dir); err != nil {
+		t.Fatal(err)
+	}
+	c.startShard(1)
+	c.killCoordinator()
+	c.startCoordinator()
+	rdb = c.client()
+	deadline := time.Now().Add(pollTimeout)
+	for {
+		_, err := rdb.Get(ctx, kept).Result()
+		if err != nil && strings.Contains(err.Error(), "data directory replaced: shard s2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET with s2 on a wiped directory: %v; want SHARDDOWN naming s2 as replaced", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := c.httpDo("GET", "/health", "", ""); code != 503 || !strings.Contains(body, "data directory replaced") {
+		t.Fatalf("/health with s2 replaced: %d %s", code, body)
+	}
+	if err := rdb.Incr(ctx, lost).Err(); err != nil {
+		t.Fatalf("INCR with the owner replaced: %v", err)
+	}
+	if err := rdb.Do(ctx, "SHARDACCEPT", "s2").Err(); err != nil {
+		t.Fatalf("SHARDACCEPT s2: %v", err)
+	}
+	if v := waitGet(t, rdb, lost); v != 1 {
+		t.Fatalf("GET %s after SHARDACCEPT = %d, want 1: the 1 it held on s2 is lost, the failover increment counts", lost, v)
+	}
+	if v := getInt(t, rdb, kept); v != 1 {
+		t.Fatalf("GET %s = %d, want 1", kept, v)
 	}
 }
 

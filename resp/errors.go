@@ -20,6 +20,12 @@ var (
 	// ErrWrongShard is returned by a shard when a command names another shard
 	// id than the one stored in its data directory.
 	ErrWrongShard = errors.New("wrong shard")
+	// ErrShardReplaced is returned when a shard answers from another data
+	// directory than the one that held its partials (a wiped disk, a new
+	// machine under the same id): its partials are missing, so reads must
+	// not count it until an operator accepts the loss (SHARDACCEPT). The
+	// command was not applied.
+	ErrShardReplaced = errors.New("shard data directory replaced")
 	// ErrRequestExpired is returned by a shard for a request id older than its
 	// deduplication window: it can no longer tell whether it was applied.
 	ErrRequestExpired = errors.New("request id expired")
@@ -58,6 +64,7 @@ var codes = []struct {
 	{"ERR", ErrDecrOverflow},
 	{"ERR", ErrSyntax},
 	{"WRONGSHARD", ErrWrongShard},
+	{"REPLACED", ErrShardReplaced},
 	{"EXPIRED", ErrRequestExpired},
 	{"TRYAGAIN", ErrShuttingDown},
 	{"IOERR", ErrStorage},

@@ -3,22 +3,56 @@ package resp
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // The shard protocol: the commands a coordinator sends to a shard. Every one
-// names the shard id it expects as its first argument, so a coordinator that
-// points at the wrong process gets ErrWrongShard instead of wrong numbers.
+// names the shard it expects as its first argument, so a coordinator that
+// points at the wrong process gets ErrWrongShard instead of wrong numbers:
+// the shard id, or id@incarnation (see ShardName), which a shard whose data
+// directory was replaced refuses too.
 const (
-	CmdIncr      = "SC.INCR"  // SC.INCR shard key delta coord seq lo hi -> :new-partial
-	CmdIncrMulti = "SC.MINCR" // SC.MINCR shard coord seq key delta lo hi [key delta lo hi ...] -> one :partial or error per item
-	CmdGet       = "SC.GET"   // SC.GET shard key [key ...] -> array of :partial or null
-	CmdSet       = "SC.SET"   // SC.SET shard key value -> +OK
-	CmdDel       = "SC.DEL"   // SC.DEL shard key [key ...] -> :number-deleted
-	CmdScan      = "SC.SCAN"  // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
-	CmdFlush     = "SC.FLUSH" // SC.FLUSH shard -> +OK
-	CmdPing      = "SC.PING"  // SC.PING shard -> +PONG, once the shard's writer wrote a probe record
-	CmdStats     = "SC.STATS" // SC.STATS shard -> map of name -> integer
+	CmdIncr      = "SC.INCR"    // SC.INCR shard key delta coord seq lo hi -> :new-partial
+	CmdIncrMulti = "SC.MINCR"   // SC.MINCR shard coord seq key delta lo hi [key delta lo hi ...] -> one :partial or error per item
+	CmdGet       = "SC.GET"     // SC.GET shard key [key ...] -> array of :partial or null
+	CmdSet       = "SC.SET"     // SC.SET shard key value -> +OK
+	CmdDel       = "SC.DEL"     // SC.DEL shard key [key ...] -> :number-deleted
+	CmdScan      = "SC.SCAN"    // SC.SCAN shard cursor count [pattern] -> [cursor, [key ...]]
+	CmdFlush     = "SC.FLUSH"   // SC.FLUSH shard -> +OK
+	CmdPing      = "SC.PING"    // SC.PING shard -> +PONG, once the shard's writer wrote a probe record
+	CmdStats     = "SC.STATS"   // SC.STATS shard -> map of name -> integer
+	CmdMembers   = "SC.MEMBERS" // SC.MEMBERS shard [ADD|SET id incarnation ...] -> [incarnation, [id, incarnation, ...]]
 )
+
+// ShardName is how a command names the shard it is for once a coordinator
+// knows the incarnation of the shard's data directory: id@incarnation. A
+// shard refuses the command when either part is not its own.
+func ShardName(id, incarnation string) string {
+	if incarnation == "" {
+		return id
+	}
+	return id + "@" + incarnation
+}
+
+// SplitShardName splits what ShardName made; incarnation is "" for a bare id.
+func SplitShardName(name string) (id, incarnation string) {
+	id, incarnation, _ = strings.Cut(name, "@")
+	return id, incarnation
+}
+
+// ValidIncarnation reports whether s is an incarnation as a shard makes
+// them: 16 lower-case hex digits.
+func ValidIncarnation(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9') && !('a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidShardID reports whether id is a usable shard id: 1..64 characters of
 // [A-Za-z0-9_.-].
@@ -265,4 +299,65 @@ func ParseShardCmd(args [][]byte) (ShardCmd, error) {
 		return ShardCmd{}, fmt.Errorf("%w: %s takes shard", ErrSyntax, args[0])
 	}
 	return ShardCmd{Name: string(args[0]), Shard: string(args[1])}, nil
+}
+
+// Member is a shard id with the incarnation of its data directory: a
+// random id the shard writes when it creates the directory, so that a shard
+// restarted under the same id on an empty directory is told apart from the
+// one that held the partials.
+type Member struct {
+	ID          string
+	Incarnation string
+}
+
+// The modes of SC.MEMBERS.
+const (
+	MembersAdd = "ADD" // record the peers the shard holds no incarnation for
+	MembersSet = "SET" // overwrite: an operator accepted a replaced directory
+)
+
+// MembersCmd reads what a shard knows of its peers' data directories, the
+// incarnation each had when a coordinator admitted it, and with a Mode
+// records Peers first. The reply is the shard's own incarnation and every
+// peer it holds.
+type MembersCmd struct {
+	Shard string
+	Mode  string // "", MembersAdd or MembersSet
+	Peers []Member
+}
+
+// Args is the command as the coordinator sends it.
+func (c MembersCmd) Args() []string {
+	args := []string{CmdMembers, c.Shard}
+	if c.Mode == "" {
+		return args
+	}
+	args = append(args, c.Mode)
+	for _, p := range c.Peers {
+		args = append(args, p.ID, p.Incarnation)
+	}
+	return args
+}
+
+// ParseMembers parses SC.MEMBERS.
+func ParseMembers(args [][]byte) (MembersCmd, error) {
+	if len(args) < 2 {
+		return MembersCmd{}, fmt.Errorf("%w: %s takes shard [ADD|SET id incarnation ...]", ErrSyntax, CmdMembers)
+	}
+	c := MembersCmd{Shard: string(args[1])}
+	if len(args) == 2 {
+		return c, nil
+	}
+	c.Mode = strings.ToUpper(string(args[2]))
+	if (c.Mode != MembersAdd && c.Mode != MembersSet) || len(args) < 5 || (len(args)-3)%2 != 0 {
+		return MembersCmd{}, fmt.Errorf("%w: %s takes shard [ADD|SET id incarnation ...]", ErrSyntax, CmdMembers)
+	}
+	for i := 3; i < len(args); i += 2 {
+		p := Member{ID: string(args[i]), Incarnation: string(args[i+1])}
+		if !ValidShardID(p.ID) || !ValidIncarnation(p.Incarnation) {
+			return MembersCmd{}, fmt.Errorf("%w: %q %q is not a shard id and an incarnation (16 hex digits)", ErrSyntax, p.ID, p.Incarnation)
+		}
+		c.Peers = append(c.Peers, p)
+	}
+	return c, nil
 }

@@ -99,3 +99,35 @@ func TestIncrMultiRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestMembersRoundTrip(t *testing.T) {
+	for _, c := range []MembersCmd{
+		{Shard: "s1"},
+		{Shard: "s1@00ff00ff00ff00ff", Mode: MembersAdd, Peers: []Member{{"s2", "0123456789abcdef"}}},
+		{Shard: "s3", Mode: MembersSet, Peers: []Member{{"s1", "0000000000000000"}, {"s2", "ffffffffffffffff"}}},
+	} {
+		got, err := ParseMembers(wire(t, c.Args()))
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip: %+v -> %+v, %v", c, got, err)
+		}
+	}
+	for _, bad := range [][]string{
+		{CmdMembers},
+		{CmdMembers, "s1", "ADD"},
+		{CmdMembers, "s1", "ADD", "s2"},
+		{CmdMembers, "s1", "PUT", "s2", "0123456789abcdef"},
+		{CmdMembers, "s1", "ADD", "s 2", "0123456789abcdef"},
+		{CmdMembers, "s1", "ADD", "s2", "0123456789ABCDEF"},
+		{CmdMembers, "s1", "ADD", "s2", "0123"},
+	} {
+		if _, err := ParseMembers(wire(t, bad)); !errors.Is(err, ErrSyntax) {
+			t.Errorf("%q: %v, want a syntax error", bad, err)
+		}
+	}
+	if got := ShardName("s1", ""); got != "s1" {
+		t.Errorf("ShardName without incarnation: %q", got)
+	}
+	if id, inc := SplitShardName(ShardName("s1", "0123456789abcdef")); id != "s1" || inc != "0123456789abcdef" {
+		t.Errorf("SplitShardName: %q %q", id, inc)
+	}
+}

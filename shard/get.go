@@ -92,6 +92,38 @@ func (s *Server) scPing(_ *resp.Session, args [][]byte) resp.Reply {
 	return s.submit(&op{kind: opProbe})
 }
 
+// scMembers: SC.MEMBERS shard [ADD|SET id incarnation ...] -> [incarnation,
+// [id, incarnation, ...]]: this shard's incarnation and the peers' as
+// recorded here, after recording the given ones (see resp.MembersCmd).
+func (s *Server) scMembers(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseMembers(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	if c.Mode != "" {
+		if err := s.st.recordPeers(c.Peers, c.Mode == resp.MembersSet); err != nil {
+			return resp.Err(err)
+		}
+	}
+	peers, err := s.st.peers()
+	if err != nil {
+		return resp.Err(err)
+	}
+	own := s.st.incarnation
+	return resp.ReplyFunc(func(w resp.Writer) {
+		w.WriteArray(2)
+		w.WriteBulkString(own)
+		w.WriteArray(2 * len(peers))
+		for _, p := range peers {
+			w.WriteBulkString(p.ID)
+			w.WriteBulkString(p.Incarnation)
+		}
+	})
+}
+
 // Stats are a shard's figures for health checks and dashboards.
 type Stats struct {
 	Keys    uint64 // RocksDB's estimate of stored records
@@ -145,6 +177,7 @@ func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 		w.Field("shardcounter_version", Version)
 		w.Field("shardcounter_role", "shard")
 		w.Field("shard_id", s.cfg.ID)
+		w.Field("data_incarnation", s.st.incarnation)
 		w.Field("redis_mode", "standalone")
 		w.Field("os", runtime.GOOS)
 		w.Field("arch_bits", 64)

@@ -24,6 +24,7 @@ func (s *Server) handlers() *resp.Mux {
 	m.Handle(resp.Command{Name: "sc.flush", Arity: 2, Flags: []string{"write"}, Handler: s.scFlush})
 	m.Handle(resp.Command{Name: "sc.ping", Arity: 2, Kind: resp.Increment, Flags: []string{"write", "fast"}, Handler: s.scPing})
 	m.Handle(resp.Command{Name: "sc.stats", Arity: 2, Kind: resp.Read, Flags: []string{"fast"}, Handler: s.scStats})
+	m.Handle(resp.Command{Name: "sc.members", Arity: -2, Flags: []string{"admin"}, Handler: s.scMembers})
 	m.Handle(resp.Command{Name: "sc.checkpoint", Arity: 3, Flags: []string{"admin"}, Handler: s.scCheckpoint})
 
 	// Plain Redis commands on this shard's partials, for redis-cli -p <shard>.
@@ -36,10 +37,18 @@ func (s *Server) handlers() *resp.Mux {
 	return m
 }
 
-// checkShard refuses a command addressed to another shard id.
-func (s *Server) checkShard(id string) error {
+// checkShard refuses a command addressed to another shard id, or to
+// another incarnation of this one (see resp.ShardName): a coordinator that
+// knew this id with the partials of another data directory must not count
+// this one's as theirs.
+func (s *Server) checkShard(name string) error {
+	id, inc := resp.SplitShardName(name)
 	if id != s.cfg.ID {
 		return fmt.Errorf("%w: this is shard %q, not %q", resp.ErrWrongShard, s.cfg.ID, id)
+	}
+	if inc != "" && inc != s.st.incarnation {
+		return fmt.Errorf("%w: shard %q now has data directory %s, not %s: the partials of %s are not here",
+			resp.ErrShardReplaced, s.cfg.ID, s.st.incarnation, inc, inc)
 	}
 	return nil
 }

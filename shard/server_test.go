@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -457,5 +458,88 @@ func TestPingGoesThroughTheWriter(t *testing.T) {
 	}
 	if err := ping(5 * time.Second); err != nil {
 		t.Fatalf("SC.PING after the disk came back: %v", err)
+	}
+}
+
+// A data directory keeps its incarnation across restarts and a new one gets
+// another; commands naming another incarnation are refused before anything
+// is applied (REPLACED); SC.MEMBERS ADD records only unknown peers, SET overwrites.
+func TestIncarnationAndMembers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, c := startShard(t, "s1", dir)
+	inc := s.st.incarnation
+	if !resp.ValidIncarnation(inc) {
+		t.Fatalf("incarnation %q", inc)
+	}
+	if info, err := c.Info(ctx, "server").Result(); err != nil || !strings.Contains(info, "data_incarnation:"+inc) {
+		t.Fatalf("INFO server without data_incarnation:%s: %v\n%s", inc, err, info)
+	}
+	members := func(args ...string) (string, []any) {
+		t.Helper()
+		a := []any{resp.CmdMembers, resp.ShardName("s1", inc)}
+		for _, x := range args {
+			a = append(a, x)
+		}
+		v, err := c.Do(ctx, a...).Slice()
+		if err != nil || len(v) != 2 {
+			t.Fatalf("SC.MEMBERS %q: %v, %v", args, v, err)
+		}
+		peers, _ := v[1].([]any)
+		return v[0].(string), peers
+	}
+	if own, peers := members(); own != inc || len(peers) != 0 {
+		t.Fatalf("SC.MEMBERS on a new shard: %q %v", own, peers)
+	}
+	members("ADD", "s2", "0000000000000002", "s3", "0000000000000003")
+	members("ADD", "s2", "00000000000000ff") // s2 is known: not overwritten
+	if _, peers := members(); !reflect.DeepEqual(peers, []any{"s2", "0000000000000002", "s3", "0000000000000003"}) {
+		t.Fatalf("after ADD: %v", peers)
+	}
+	members("SET", "s2", "00000000000000ff")
+	if _, peers := members(); !reflect.DeepEqual(peers, []any{"s2", "00000000000000ff", "s3", "0000000000000003"}) {
+		t.Fatalf("after SET: %v", peers)
+	}
+
+	// Named with the right incarnation, a write applies; with another, it
+	// is refused as WRONGSHARD and leaves nothing behind.
+	wrong := "0123456789abcdef"
+	if wrong == inc {
+		wrong = "fedcba9876543210"
+	}
+	args := func(name string, seq uint64) []any {
+		var a []any
+		for _, x := range resp.SingleIncr(name, []byte("k"), 5, resp.RequestID{Coord: 9, Seq: seq}).Args() {
+			a = append(a, x)
+		}
+		return a
+	}
+	if v, err := c.Do(ctx, args(resp.ShardName("s1", inc), 1)...).Int64(); err != nil || v != 5 {
+		t.Fatalf("SC.INCR with the right incarnation: %d, %v", v, err)
+	}
+	if err := c.Do(ctx, args(resp.ShardName("s1", wrong), 2)...).Err(); err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrShardReplaced) {
+		t.Fatalf("SC.INCR with another incarnation: %v, want REPLACED", err)
+	}
+	if err := c.Do(ctx, resp.CmdPing, resp.ShardName("s1", wrong)).Err(); err == nil || !errors.Is(resp.FromReply(err.Error()), resp.ErrShardReplaced) {
+		t.Fatalf("SC.PING with another incarnation: %v, want REPLACED", err)
+	}
+	if v, err := c.Get(ctx, "k").Int64(); err != nil || v != 5 {
+		t.Fatalf("partial after the refused write: %d, %v; want 5", v, err)
+	}
+
+	// A restart keeps the incarnation and the peers; a new directory under
+	// the same id has another incarnation and no peers.
+	c.Close()
+	s.Shutdown(ctx)
+	s, c = startShard(t, "s1", dir)
+	if s.st.incarnation != inc {
+		t.Fatalf("incarnation after restart: %q, want %q", s.st.incarnation, inc)
+	}
+	if _, peers := members(); len(peers) != 4 {
+		t.Fatalf("peers after restart: %v", peers)
+	}
+	s2, _ := startShard(t, "s1", t.TempDir())
+	if s2.st.incarnation == inc {
+		t.Fatalf("a new data directory has the old incarnation %q", inc)
 	}
 }

@@ -1,7 +1,10 @@
 package shard
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"sync"
@@ -13,8 +16,11 @@ import (
 
 // The RocksDB key layout. One byte of prefix tells the record kind.
 //
-//	m<name>                     meta: the shard id; mprobe, the time of the
-//	                            last SC.PING, 8 bytes (see Server.scPing)
+//	m<name>                     meta: the shard id; the incarnation of the
+//	                            data directory; mprobe, the time of the last
+//	                            SC.PING, 8 bytes (see Server.scPing)
+//	mpeer:<id>                  the incarnation of a peer shard, as a
+//	                            coordinator admitted it (see SC.MEMBERS)
 //	c<keyhash:8><key>           a counter's partial: int64, 8 bytes big-endian
 //	d<coord:8><seq:8>           an applied request id: the partial it produced;
 //	                            empty for the last id pruned (see dedupIndex)
@@ -29,8 +35,10 @@ const (
 )
 
 var (
-	metaShardID = []byte("mshard_id")
-	metaProbe   = []byte("mprobe")
+	metaShardID     = []byte("mshard_id")
+	metaIncarnation = []byte("mincarnation")
+	metaProbe       = []byte("mprobe")
+	metaPeerPrefix  = []byte("mpeer:")
 )
 
 // store is the RocksDB side of a shard. Reads may run from any goroutine;
@@ -42,6 +50,12 @@ type store struct {
 	bc   *grocksdb.Cache
 	ro   *grocksdb.ReadOptions
 	wo   *grocksdb.WriteOptions
+
+	// incarnation is the data directory's: a random id written when the
+	// directory is created (see resp.Member).
+	incarnation string
+	// peersMu serialises SC.MEMBERS records, so that ADD never overwrites.
+	peersMu sync.Mutex
 
 	// mu guards closed: a read holds it shared, close holds it alone, so
 	// no read runs into a closed database (a command may still be handled
@@ -113,25 +127,98 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	return s, nil
 }
 
+// checkID checks that the data directory belongs to shard id, and reads
+// its incarnation. A new directory gets both, in one fsynced write; one
+// written before incarnations existed gets an incarnation now.
 func (s *store) checkID(id string) error {
 	got, err := s.db.GetBytes(s.ro, metaShardID)
 	if err != nil {
 		return fmt.Errorf("shard: read shard id: %w", err)
 	}
-	if got == nil {
-		wb := grocksdb.NewWriteBatch()
-		defer wb.Destroy()
-		wb.Put(metaShardID, []byte(id))
-		wo := grocksdb.NewDefaultWriteOptions()
-		defer wo.Destroy()
-		wo.SetSync(true)
-		if err := s.db.Write(wo, wb); err != nil {
-			return fmt.Errorf("shard: store shard id: %w", err)
-		}
+	if got != nil && string(got) != id {
+		return fmt.Errorf("shard: data directory belongs to shard %q, not %q", got, id)
+	}
+	inc, err := s.db.GetBytes(s.ro, metaIncarnation)
+	if err != nil {
+		return fmt.Errorf("shard: read incarnation: %w", err)
+	}
+	if got != nil && inc != nil {
+		s.incarnation = string(inc)
 		return nil
 	}
-	if string(got) != id {
-		return fmt.Errorf("shard: data directory belongs to shard %q, not %q", got, id)
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("shard: make incarnation: %w", err)
+	}
+	s.incarnation = hex.EncodeToString(b[:])
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Put(metaShardID, []byte(id))
+	wb.Put(metaIncarnation, []byte(s.incarnation))
+	if err := s.writeSynced(wb); err != nil {
+		return fmt.Errorf("shard: store shard id: %w", err)
+	}
+	return nil
+}
+
+// writeSynced writes wb and fsyncs the WAL, whatever --sync says.
+func (s *store) writeSynced(wb *grocksdb.WriteBatch) error {
+	wo := grocksdb.NewDefaultWriteOptions()
+	defer wo.Destroy()
+	wo.SetSync(true)
+	return s.db.Write(wo, wb)
+}
+
+// peers returns the incarnation of every peer shard recorded here, by id.
+func (s *store) peers() ([]resp.Member, error) {
+	if !s.read() {
+		return nil, errClosed
+	}
+	defer s.mu.RUnlock()
+	it := s.db.NewIterator(s.ro)
+	defer it.Close()
+	var out []resp.Member
+	for it.Seek(metaPeerPrefix); it.Valid() && bytes.HasPrefix(it.Key().Data(), metaPeerPrefix); it.Next() {
+		out = append(out, resp.Member{
+			ID:          string(it.Key().Data()[len(metaPeerPrefix):]),
+			Incarnation: string(it.Value().Data()),
+		})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	return out, nil
+}
+
+// recordPeers stores the incarnations of peers, fsynced: with overwrite
+// false only those of ids that have none recorded here.
+func (s *store) recordPeers(peers []resp.Member, overwrite bool) error {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	if !s.read() {
+		return errClosed
+	}
+	defer s.mu.RUnlock()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, p := range peers {
+		key := append(bytes.Clone(metaPeerPrefix), p.ID...)
+		if !overwrite {
+			old, err := s.db.GetBytes(s.ro, key)
+			if err != nil {
+				return fmt.Errorf("%w: %v", resp.ErrStorage, err)
+			}
+			if old != nil {
+				continue
+			}
+		}
+		wb.Put(key, []byte(p.Incarnation))
+	}
+	if wb.Count() == 0 {
+		return nil
+	}
+	if err := s.writeSynced(wb); err != nil {
+		return fmt.Errorf("%w: recording peers: %v", resp.ErrAmbiguous, err)
 	}
 	return nil
 }
