@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/redis/rueidis"
+
 	"github.com/shardcounter/shardcounter/resp"
 )
 
@@ -37,11 +39,14 @@ type membership struct {
 // recording peers with mode (resp.MembersAdd or MembersSet) when given. It
 // names the shard by its bare id: the question is which directory answers.
 func (sc *shardConn) members(ctx context.Context, mode string, peers []resp.Member) (membership, error) {
-	ctx, cancel := context.WithTimeout(ctx, sc.timeout)
+	tctx, cancel := context.WithTimeout(ctx, sc.timeout)
 	defer cancel()
 	cmd := resp.MembersCmd{Shard: sc.id, Mode: mode, Peers: peers}
-	msg, err := sc.client.Do(ctx, sc.cmd(cmd.Args())).ToMessage()
+	msg, err := sc.client.Do(tctx, sc.cmd(cmd.Args())).ToMessage()
 	if err != nil {
+		if _, reply := rueidis.IsRedisErr(err); !reply && ctx.Err() != nil {
+			return membership{}, errGaveUp // the caller went away, not the shard
+		}
 		return membership{}, sc.classify(err)
 	}
 	reply, err := msg.ToArray()
@@ -137,6 +142,9 @@ func (s *Server) probe(ctx context.Context, sc *shardConn) {
 func (s *Server) checkMembers(ctx context.Context) {
 	s.membersMu.Lock()
 	defer s.membersMu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
 	views := make([]*membership, len(s.shards))
 	var wg sync.WaitGroup
 	for i, sc := range s.shards {
@@ -229,16 +237,24 @@ func (s *Server) shardAccept(_ *resp.Session, args [][]byte) resp.Reply {
 				continue
 			}
 			if _, err = sc.members(s.ctx, resp.MembersSet, []resp.Member{{ID: id, Incarnation: m.own}}); err != nil {
-				err = fmt.Errorf("shard %s: %w", sc.id, err)
+				err = fmt.Errorf("shard %s: %v", sc.id, err)
 				break
 			}
 		}
 	}
+	if err == nil {
+		// This coordinator's own memory of the old directory goes too: in a
+		// cluster where no peer records the shard, it alone refused it.
+		x.admit(m.own)
+	}
 	s.membersMu.Unlock()
 	if err != nil {
-		return resp.ErrText(fmt.Sprintf("ERR SHARDACCEPT needs every shard to answer: %v", resp.ToReply(err)))
+		return resp.ErrText(fmt.Sprintf("ERR SHARDACCEPT needs every shard to answer; nothing was admitted: %v", err))
 	}
 	s.log.Warn("shard admitted with its current data directory by SHARDACCEPT", "shard", id, "incarnation", m.own)
 	s.probe(s.ctx, x)
+	if st := x.status(); !st.Up {
+		return resp.ErrText(fmt.Sprintf("ERR shard %s recorded as admitted, but it is still down: %s", id, st.Err))
+	}
 	return resp.OK
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,15 @@ func TestReplacedDataDirectoryIsRefused(t *testing.T) {
 	tc.stopShard(victim)
 	tc.waitShard(victim, false)
 	tc.shards[victim] = startShardAt(t, tc.addrs[victim].ID, t.TempDir(), tc.addrs[victim].Addr)
-	time.Sleep(10 * tc.coord.cfg.ProbeInterval)
+	// Its probes find it answering; it must stay down, for the right reason.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasPrefix(tc.coord.shards[victim].status().Err, resp.ErrShardReplaced.Error()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("s2 on a new directory: %+v; want it down as replaced", tc.coord.shards[victim].status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(5 * tc.coord.cfg.ProbeInterval)
 	if tc.coord.shards[victim].up.Load() {
 		t.Fatal("the coordinator re-admitted a shard whose data directory was replaced")
 	}
@@ -79,7 +88,7 @@ func TestReplacedDataDirectoryIsRefused(t *testing.T) {
 		t.Fatalf("SHARDACCEPT: %v", err)
 	}
 	tc.waitShard(victim, true)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for !c2.shards[victim].up.Load() {
 		if time.Now().After(deadline) {
 			t.Fatal("the second coordinator never admitted s2 after SHARDACCEPT")
@@ -124,5 +133,70 @@ func TestRestartWithTheSameDirectoryIsAdmitted(t *testing.T) {
 	}
 	if v, err := tc.client.Get(ctx, "k").Int64(); err != nil || v != 3 {
 		t.Fatalf("GET after restarts: %d, %v", v, err)
+	}
+}
+
+// In a one-shard cluster no peer records the shard: the coordinator's own
+// memory of the directory it admitted refuses a replaced one, and
+// SHARDACCEPT clears that memory too.
+func TestReplacedOnlyShardIsRefusedAndAccepted(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 1)
+	if err := tc.client.IncrBy(ctx, "k", 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc.stopShard(0)
+	tc.waitShard(0, false)
+	tc.shards[0] = startShardAt(t, tc.addrs[0].ID, t.TempDir(), tc.addrs[0].Addr)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasPrefix(tc.coord.shards[0].status().Err, resp.ErrShardReplaced.Error()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("s1 on a new directory: %+v; want it down as replaced", tc.coord.shards[0].status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tc.client.Do(ctx, "SHARDACCEPT", "s1").Err(); err != nil {
+		t.Fatalf("SHARDACCEPT: %v", err)
+	}
+	if !tc.coord.shards[0].up.Load() {
+		t.Fatalf("SHARDACCEPT answered OK, and s1 is down: %+v", tc.coord.shards[0].status())
+	}
+	if v, err := tc.client.Get(ctx, "k").Result(); err != redis.Nil {
+		t.Fatalf("GET k after accepting an empty directory: %q, %v; want nil", v, err)
+	}
+}
+
+// A membership check whose caller gave up (a /health request that went
+// away) learns nothing: it marks no shard down.
+func TestAbandonedCheckKeepsShardsUp(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	// Hold the check, so that the probes below wait for it and find their
+	// context ended when they get it.
+	tc.coord.membersMu.Lock()
+	sc := tc.coord.shards[0]
+	sc.mu.Lock()
+	sc.admitted = false // as if not checked yet: its probe runs a check
+	sc.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		tc.coord.probe(ctx, sc)
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	tc.coord.membersMu.Unlock()
+	<-done
+	for i, sc := range tc.coord.shards[1:] {
+		if st := sc.status(); !st.Up {
+			t.Fatalf("shard %d down after an abandoned check: %s", i+1, st.Err)
+		}
+	}
+	// The members call itself, cancelled, does not open the breaker either.
+	if _, err := tc.coord.shards[1].members(ctx, "", nil); !errors.Is(err, errGaveUp) {
+		t.Fatalf("members with an ended context: %v, want errGaveUp", err)
+	}
+	if st := tc.coord.shards[1].status(); !st.Up {
+		t.Fatalf("shard down after a cancelled SC.MEMBERS: %s", st.Err)
 	}
 }

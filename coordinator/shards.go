@@ -90,9 +90,9 @@ func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
 	}
 	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now(),
 		cmdBytes: cfg.MaxRequestBytes / 4}
-	if err == nil {
-		sc.up.Store(true)
-	} else {
+	// Down until the first probe admits it (Server.probe).
+	sc.lastErr = errNotChecked.Error()
+	if err != nil {
 		sc.lastErr = err.Error()
 	}
 	return sc, nil
@@ -108,9 +108,14 @@ func (sc *shardConn) markDown(err error) {
 	}
 }
 
+// markUp closes the breaker, unless the shard is not admitted (see
+// members.go): a check may have refused it since its probe was answered.
 func (sc *shardConn) markUp() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if !sc.admitted {
+		return
+	}
 	sc.lastErr = ""
 	if !sc.up.Swap(true) {
 		sc.since = time.Now()

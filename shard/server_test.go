@@ -502,7 +502,7 @@ func TestIncarnationAndMembers(t *testing.T) {
 	}
 
 	// Named with the right incarnation, a write applies; with another, it
-	// is refused as WRONGSHARD and leaves nothing behind.
+	// is refused as REPLACED and leaves nothing behind.
 	wrong := "0123456789abcdef"
 	if wrong == inc {
 		wrong = "fedcba9876543210"

@@ -42,7 +42,9 @@ var (
 )
 
 // store is the RocksDB side of a shard. Reads may run from any goroutine;
-// every write goes through the one writer goroutine (see writer.go).
+// every write of counters and request ids goes through the one writer
+// goroutine (see writer.go). The meta records are written apart from it:
+// the id and incarnation at open, the peers by recordPeers.
 type store struct {
 	db   *grocksdb.DB
 	opts *grocksdb.Options
