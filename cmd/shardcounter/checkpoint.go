@@ -29,7 +29,7 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&addr, "shard", "127.0.0.1:7001", "the shard's RESP `address`")
 	fs.StringVar(&dir, "dir", "", "checkpoint `directory` on the shard's machine: absolute, must not exist (required)")
 	fs.StringVar(&id, "id", "", "the shard's `id`; default: what the shard reports")
-	fs.StringVar(&password, "password", "", "the shard's `password` (its --requirepass)")
+	passwordVar(fs, &password, "password", envPassword, "the shard's `password` (its --requirepass)")
 	fs.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/shardcounter/shardcounter/coordinator"
+	"github.com/shardcounter/shardcounter/shard"
 )
 
 // The systemd units in deploy/systemd run this binary: check that their
@@ -95,25 +98,43 @@ func execStart(t *testing.T, unit string, env map[string]string, instance string
 	return words
 }
 
+// The example env files give the passwords as environment variables, which
+// systemd passes to the process, and none on the command line.
 func TestSystemdUnitsParse(t *testing.T) {
 	for _, u := range units {
 		env := readEnvFile(t, filepath.Join(deployDir, u.env))
+		for _, k := range []string{envRequirePass, envShardPass} {
+			t.Setenv(k, env[k])
+		}
 		args := execStart(t, filepath.Join(deployDir, u.file), env, u.instance)
 		if len(args) < 2 || args[0] != "/usr/local/bin/shardcounter" {
 			t.Fatalf("%s: ExecStart %q", u.file, args)
 		}
+		if line := strings.Join(args, " "); strings.Contains(line, "secret") {
+			t.Errorf("%s: a password on the command line: %q", u.file, line)
+		}
 		var stderr bytes.Buffer
 		var err error
+		var passwords []string
 		switch args[1] {
 		case "shard":
-			_, err = parseShardFlags(args[2:], &stderr)
+			var cfg shard.Config
+			cfg, err = parseShardFlags(args[2:], &stderr)
+			passwords = []string{cfg.Password}
 		case "coordinator":
-			_, err = parseCoordinatorFlags(args[2:], &stderr)
+			var cfg coordinator.Config
+			cfg, err = parseCoordinatorFlags(args[2:], &stderr)
+			passwords = []string{cfg.Password, cfg.ShardPassword}
 		default:
 			t.Fatalf("%s runs %q", u.file, args[1])
 		}
 		if err != nil {
 			t.Errorf("%s: %q does not parse: %v\n%s", u.file, args, err, stderr.String())
+		}
+		for _, p := range passwords {
+			if !strings.HasPrefix(p, "change-me-") {
+				t.Errorf("%s with %s: a password is %q, not the example's", u.file, u.env, p)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 )
 
 // errUsage marks a bad command line. The problem and the usage have been
@@ -70,5 +71,31 @@ func (f yesNo) Set(s string) error {
 	default:
 		return fmt.Errorf("want yes or no, not %q", s)
 	}
+	return nil
+}
+
+// The environment variables that password flags fall back on.
+const (
+	envRequirePass = "SHARDCOUNTER_REQUIREPASS" // --requirepass of shard, coordinator and local
+	envShardPass   = "SHARDCOUNTER_SHARD_PASS"  // --shard-pass of a coordinator
+	envPassword    = "SHARDCOUNTER_PASSWORD"    // --password of status and checkpoint
+)
+
+// passwordVar defines a password flag that, when not given, takes the
+// value of the environment variable env: every user can read a process's
+// arguments (ps, /proc/PID/cmdline), but only its owner its environment.
+// The usage never shows the value.
+func passwordVar(fs *flag.FlagSet, p *string, name, env, usage string) {
+	*p = os.Getenv(env)
+	fs.Var(secretFlag{p}, name, usage+" (default: $"+env+")")
+}
+
+// secretFlag is a string flag whose value is not printed as its default.
+type secretFlag struct{ v *string }
+
+func (f secretFlag) String() string { return "" }
+
+func (f secretFlag) Set(s string) error {
+	*f.v = s
 	return nil
 }

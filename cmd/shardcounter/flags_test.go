@@ -111,3 +111,34 @@ func TestRunExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// Passwords come from the environment when their flag is not given, so
+// that they stay out of the process list; a flag wins, and the usage never
+// prints them.
+func TestPasswordsFromTheEnvironment(t *testing.T) {
+	t.Setenv(envRequirePass, "env-client-secret")
+	t.Setenv(envShardPass, "env-shard-secret")
+	var stderr bytes.Buffer
+	cfg, err := parseCoordinatorFlags([]string{"--shards", "s1=127.0.0.1:7001"}, &stderr)
+	if err != nil {
+		t.Fatalf("%v; stderr: %s", err, stderr.String())
+	}
+	if cfg.Password != "env-client-secret" || cfg.ShardPassword != "env-shard-secret" {
+		t.Errorf("from the environment: requirepass %q, shard-pass %q", cfg.Password, cfg.ShardPassword)
+	}
+	cfg, err = parseCoordinatorFlags([]string{"--shards", "s1=127.0.0.1:7001", "--requirepass", "flag-secret"}, &stderr)
+	if err != nil || cfg.Password != "flag-secret" || cfg.ShardPassword != "env-shard-secret" {
+		t.Errorf("flag over environment: %q, %q, %v", cfg.Password, cfg.ShardPassword, err)
+	}
+	shardCfg, err := parseShardFlags([]string{"--id", "s1", "--data", t.TempDir()}, &stderr)
+	if err != nil || shardCfg.Password != "env-client-secret" {
+		t.Errorf("shard requirepass from the environment: %q, %v", shardCfg.Password, err)
+	}
+	stderr.Reset()
+	if _, err := parseCoordinatorFlags([]string{"-h"}, &stderr); err == nil {
+		t.Fatal("-h parsed")
+	}
+	if u := stderr.String(); strings.Contains(u, "secret") || !strings.Contains(u, "$"+envShardPass) {
+		t.Errorf("usage shows a password, or not where it comes from:\n%s", u)
+	}
+}

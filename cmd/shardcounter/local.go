@@ -37,7 +37,7 @@ func parseLocalFlags(args []string, stderr io.Writer) (local.Config, error) {
 	fs.IntVar(&cfg.Shards, "shards", cfg.Shards, "`number` of shards")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`, one subdirectory per shard")
 	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync every shard's WAL before replying")
-	fs.StringVar(&cfg.Password, "requirepass", "", "require this `password` from clients (and on the shards)")
+	passwordVar(fs, &cfg.Password, "requirepass", envRequirePass, "require this `password` from clients (and on the shards)")
 	fs.Var(yesNo{&cfg.ProtectedMode}, "protected-mode", "refuse clients from non-loopback addresses unless --requirepass is set (`yes|no`)")
 	fs.Float64Var(&cfg.HotThreshold, "hot-threshold", cfg.HotThreshold, "split a counter written faster than this many `increments/s` over --hot-spread shards (0: never)")
 	fs.IntVar(&cfg.HotSpread, "hot-spread", 3, "`number` of shards a hot counter's writes go to")

@@ -34,7 +34,7 @@ func parseShardFlags(args []string, stderr io.Writer) (shard.Config, error) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "RESP `address`")
 	fs.StringVar(&cfg.DataDir, "data", "", "RocksDB `directory` (default ./data/<id>)")
 	fs.BoolVar(&cfg.Sync, "sync", cfg.Sync, "fsync the WAL before every reply")
-	fs.StringVar(&cfg.Password, "requirepass", "", "require this `password` through AUTH or HELLO")
+	passwordVar(fs, &cfg.Password, "requirepass", envRequirePass, "require this `password` through AUTH or HELLO")
 	fs.IntVar(&cfg.CacheEntries, "cache-entries", cfg.CacheEntries, "size of the cache of hot partials, in `counters` (about 150 bytes each once full)")
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request accepted, in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close connections idle this long (0: never)")

@@ -27,7 +27,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"Prints the shards a coordinator knows: id, address, state, counters, writes/s and\n"+
 			"latency. Exits 1 when a shard is down or the coordinator does not answer.", stderr)
 	fs.StringVar(&addr, "coordinator", "127.0.0.1:6379", "the coordinator's RESP `address`")
-	fs.StringVar(&password, "password", "", "the coordinator's `password` (its --requirepass)")
+	passwordVar(fs, &password, "password", envPassword, "the coordinator's `password` (its --requirepass)")
 	fs.DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err
