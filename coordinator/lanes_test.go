@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -112,6 +113,12 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatalf("Shutdown returned (%v) with an increment in flight", err)
 	default:
 	}
+	// A second Shutdown waits for the first, here until its own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	if err := tc.coord.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a second Shutdown during the first: %v, want it to wait until its deadline", err)
+	}
+	cancel()
 
 	fz.frozen.Store(false)
 	if got := first.Read(); got != int64(1) {
@@ -124,6 +131,9 @@ func TestShutdownDrains(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Shutdown did not return after the round was answered")
+	}
+	if err := tc.coord.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after Shutdown: %v", err)
 	}
 }
 

@@ -62,6 +62,7 @@ type Server struct {
 	httpSrv  *http.Server
 	respSrv  *redcon.Server
 	shutdown bool
+	stopped  chan struct{} // closed once Shutdown has finished
 }
 
 // New connects to the shards (a shard that is down is retried by the
@@ -91,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, ring: rg, metrics: m, gather: gather, started: time.Now()}
+	s := &Server{cfg: cfg, log: log, ring: rg, metrics: m, gather: gather, started: time.Now(), stopped: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i, sa := range cfg.Shards {
 		sc, err := newShardConn(i, sa, cfg)
@@ -310,7 +311,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		return nil
+		// Another call is shutting down: wait for it, as long as ctx lets.
+		select {
+		case <-s.stopped:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("coordinator: shutdown: %w", ctx.Err())
+		}
 	}
 	s.shutdown = true
 	respSrv, httpSrv, respLn := s.respSrv, s.httpSrv, s.respLn
@@ -341,6 +348,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.router.drain()
 		s.closeShards()
 		close(done)
+		close(s.stopped)
 	}()
 	select {
 	case <-done:

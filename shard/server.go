@@ -36,6 +36,7 @@ type Server struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	closing bool
+	stopped chan struct{} // closed once Shutdown has finished
 	wg      sync.WaitGroup
 
 	// drain tells Shutdown when every reply is on the wire.
@@ -65,7 +66,7 @@ func New(cfg Config) (*Server, error) {
 		st.close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st, w: w}
+	s := &Server{cfg: cfg, log: log, st: st, w: w, stopped: make(chan struct{})}
 	s.mux = s.handlers()
 	s.goFunc(w.run)
 	s.goFunc(func() { s.trim.run(trimEvery, w.stop) })
@@ -165,12 +166,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return nil
+		// Another call is shutting down: wait for it, as long as ctx lets.
+		select {
+		case <-s.stopped:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("shard %s: shutdown: %w", s.cfg.ID, ctx.Err())
+		}
 	}
 	s.closing = true
 	ln := s.ln
 	s.mu.Unlock()
-	done := make(chan struct{})
+	done := s.stopped
 	go func() {
 		s.drain.Start()
 		s.w.close()

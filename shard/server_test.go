@@ -543,3 +543,39 @@ func TestIncarnationAndMembers(t *testing.T) {
 		t.Fatalf("a new data directory has the old incarnation %q", inc)
 	}
 }
+
+// A second Shutdown waits for the first to finish: when it returns, the
+// store is closed.
+func TestShutdownTwice(t *testing.T) {
+	s, c := startShard(t, "s1", t.TempDir(), func(cfg *Config) { cfg.DrainGrace = 200 * time.Millisecond })
+	if err := c.Incr(context.Background(), "k").Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- s.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
+		if closing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first Shutdown never began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	s.st.mu.RLock()
+	closed := s.st.closed
+	s.st.mu.RUnlock()
+	if !closed {
+		t.Fatal("the second Shutdown returned before the first had closed the store")
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first Shutdown: %v", err)
+	}
+}
