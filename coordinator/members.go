@@ -202,16 +202,21 @@ func replaced(x *membership, views []*membership) error {
 			continue
 		}
 		if rec != x.own {
-			return fmt.Errorf("%w: shard %s answers from data directory %s, but shard %s recorded %s: the partials of %s are missing; "+
-				"SHARDACCEPT %s admits it as it is", resp.ErrShardReplaced, x.sc.id, x.own, y.sc.id, rec, rec, x.sc.id)
+			return errReplaced(x, "shard "+y.sc.id+" recorded", rec)
 		}
 		recorded = true
 	}
 	if inc, _, _ := x.sc.admission(); !recorded && inc != "" && inc != x.own {
-		return fmt.Errorf("%w: shard %s answers from data directory %s, but it was %s: the partials of %s are missing; "+
-			"SHARDACCEPT %s admits it as it is", resp.ErrShardReplaced, x.sc.id, x.own, inc, inc, x.sc.id)
+		return errReplaced(x, "it was", inc)
 	}
 	return nil
+}
+
+// errReplaced says that x answers from another data directory than old,
+// which source (a peer's record, or this coordinator's admission) knew.
+func errReplaced(x *membership, source, old string) error {
+	return fmt.Errorf("%w: shard %s answers from data directory %s, but %s %s: the partials of %s are missing; SHARDACCEPT %s admits it as it is",
+		resp.ErrShardReplaced, x.sc.id, x.own, source, old, old, x.sc.id)
 }
 
 // shardAccept: SHARDACCEPT id admits shard id with the data directory it

@@ -320,7 +320,7 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 			flushed = true
 			w.wb.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1})
 		case opProbe:
-			w.valBuf = binary.BigEndian.AppendUint64(w.valBuf[:0], uint64(time.Now().UnixNano()))
+			w.valBuf = encodeInt(w.valBuf[:0], time.Now().UnixNano())
 			w.wb.Put(metaProbe, w.valBuf)
 		}
 	}
