@@ -23,19 +23,26 @@ var errShardsDown = errors.New("shards down")
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var addr, password string
 	var timeout time.Duration
+	var tf tlsFlags
 	fs := newFlagSet("status", "[--coordinator host:port] [flags]",
 		"Prints the shards a coordinator knows: id, address, state, counters, writes/s and\n"+
 			"latency. Exits 1 when a shard is down or the coordinator does not answer.", stderr)
 	fs.StringVar(&addr, "coordinator", "127.0.0.1:6379", "the coordinator's RESP `address`")
 	passwordVar(fs, &password, "password", envPassword, "the coordinator's `password` (its --requirepass)")
 	fs.DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	tf.register(fs, "the coordinator")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	tlsCfg, err := tf.config(addr)
+	if err != nil {
+		return badUsage(fs, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1,
-		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, DisableIdentity: true})
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, DisableIdentity: true,
+		TLSConfig: tlsCfg})
 	defer c.Close()
 	info, err := c.Info(ctx, "shards").Result()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shardcounter/shardcounter/coordinator"
+	"github.com/shardcounter/shardcounter/internal/testcert"
 	"github.com/shardcounter/shardcounter/shard"
 )
 
@@ -216,6 +217,56 @@ func TestCheckpointCommand(t *testing.T) {
 		code, _, errOut := runCmd(append([]string{"checkpoint"}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {
 			t.Errorf("checkpoint %q: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.msg, errOut)
+		}
+	}
+}
+
+// TestStatusTLS: status reaches a coordinator that serves TLS with --tls,
+// checking its certificate against --cacert (or not, with --insecure), and
+// fails clearly without TLS or with a certificate it cannot check.
+func TestStatusTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := testcert.Write(t, dir)
+	s := startTestShard(t, "s1", dir, "")
+	cfg := coordinator.DefaultConfig()
+	cfg.Shards = []coordinator.ShardAddr{{ID: s.ID(), Addr: s.Addr().String()}}
+	cfg.Listen, cfg.HTTP, cfg.Logger = "127.0.0.1:0", "", quiet()
+	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+	c, err := coordinator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	addr := c.Addr().String()
+
+	for _, args := range [][]string{
+		{"--tls", "--cacert", certFile},
+		{"--tls", "--insecure"},
+	} {
+		code, out, errOut := runCmd(append([]string{"status", "--coordinator", addr}, args...)...)
+		if code != 0 || !strings.Contains(out, "1 of 1 shards up") {
+			t.Errorf("status %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		// The system's roots do not hold the test's certificate.
+		{[]string{"--tls"}, 1, "certificate"},
+		{[]string{"--timeout", "1s"}, 1, addr},
+		{[]string{"--cacert", certFile}, 2, "--cacert and --insecure need --tls"},
+		{[]string{"--tls", "--cacert", filepath.Join(dir, "missing.pem")}, 2, "missing.pem"},
+		{[]string{"--tls", "--cacert", keyFile}, 2, "no PEM certificate"},
+	} {
+		code, out, errOut := runCmd(append([]string{"status", "--coordinator", addr}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("status %v: exit %d (want %d), stderr %q (want %q)\n%s", tc.args, code, tc.code, errOut, tc.want, out)
 		}
 	}
 }
