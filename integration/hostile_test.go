@@ -62,8 +62,6 @@ func hostileCases() []hostileCase {
 	return []hostileCase{
 		// Malformed RESP: a protocol error, then the connection closes.
 		{name: "multibulk count not a number", send: "*x\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
-		{name: "multibulk count zero", send: "*0\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
-		{name: "multibulk count -1 (a null array)", send: "*-1\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
 		{name: "multibulk header without CR", send: "*1\n$4\r\nPING\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
 		{name: "argument without '$'", send: "*1\r\nPING\r\n", want: []string{"-ERR Protocol error: expected '$', got 'P'"}, end: closed},
 		{name: "bulk longer than its length", send: "*2\r\n$4\r\nINCR\r\n$4\r\nsafeXX\r\n", want: []string{"-ERR Protocol error: invalid bulk length"}, end: closed},
@@ -84,7 +82,14 @@ func hostileCases() []hostileCase {
 		{name: "multibulk count 2^63-1 (spins redcon)", send: "*9223372036854775807\r\n",
 			want: []string{"-ERR Protocol error: invalid multibulk length 9223372036854775807: more than 1048576 arguments"}, end: closed},
 		{name: "multibulk count over 1M", send: "*1048577\r\n", want: []string{"-ERR Protocol error: invalid multibulk length 1048577"}, end: closed},
-		{name: "multibulk count -2^63", send: "*-9223372036854775808\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
+		{name: "multibulk count past -2^63", send: "*-9223372036854775809\r\n", want: []string{"-ERR Protocol error: invalid multibulk length"}, end: closed},
+
+		// Empty commands: a count of 0 or less is skipped without a reply,
+		// as Redis does, and the connection stays.
+		{name: "multibulk count zero", send: "*0\r\n", end: open},
+		{name: "multibulk count -1 (a null array)", send: "*-1\r\n", end: open},
+		{name: "multibulk count -2^63", send: "*-9223372036854775808\r\n", end: open},
+		{name: "empty commands around one", send: "*0\r\n" + cmdBytes("PING") + "*-1\r\n", want: []string{"PONG"}},
 
 		// Unterminated frames: nothing is answered or applied.
 		{name: "bulk without its CRLF", send: "*2\r\n$4\r\nINCR\r\n$4\r\nsafe", end: waiting},

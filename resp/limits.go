@@ -75,6 +75,7 @@ type limitConn struct {
 	mu      sync.Mutex
 	unread  int    // bytes read since the last write
 	frame   framer // only touched by Read
+	held    []byte // the start of a count, not yet given to the caller
 	refusal error  // for the next Read: what came before it is served first
 }
 
@@ -112,11 +113,45 @@ type ErrMalformed struct{ Msg string }
 
 func (e ErrMalformed) Error() string { return "Protocol error: " + e.Msg }
 
+// maxHeld bounds the start of a multibulk count that Read holds back from
+// its caller when a read ends inside it: whether it starts a command or is
+// an empty one to drop shows only at its end.
+const maxHeld = 32
+
 func (c *limitConn) Read(p []byte) (int, error) {
-	if c.refusal != nil {
-		return 0, c.refuse(c.refusal)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	n, err := c.Conn.Read(p)
+	for {
+		if c.refusal != nil {
+			return 0, c.refuse(c.refusal)
+		}
+		// A read that held only empty commands, or the start of a count,
+		// gives the caller nothing: read on.
+		if n, err := c.read(p); n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// read reads from the connection into p after the bytes held from the
+// last read, and returns what of it goes to the caller: the bytes before a
+// refused header, without the empty commands, and without the start of a
+// count that the read ended in.
+func (c *limitConn) read(p []byte) (int, error) {
+	h := 0
+	if len(p) > maxHeld {
+		h = copy(p, c.held)
+		c.held = c.held[:0]
+	} else if len(c.held) > 0 {
+		// No room to hold anything back: what was held goes as it is
+		// (the server itself refuses an empty command).
+		h = copy(p, c.held)
+		c.held = c.held[h:]
+		return h, nil
+	}
+	base := c.frame.pos - int64(h) // the stream offset of p[0]
+	n, err := c.Conn.Read(p[h:])
 	c.mu.Lock()
 	c.unread += n
 	over := c.unread > c.max
@@ -124,7 +159,8 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	if over {
 		return 0, c.refuse(ErrRequestTooLarge{Limit: c.max})
 	}
-	if ferr := c.frame.feed(p[:n]); ferr != nil {
+	end := h + n
+	if ferr := c.frame.feed(p[h:end]); ferr != nil {
 		if c.frame.cut == 0 {
 			return 0, c.refuse(ferr)
 		}
@@ -132,9 +168,14 @@ func (c *limitConn) Read(p []byte) (int, error) {
 		// first: the server gets the bytes before its header now, and the
 		// refusal at its next Read, after it has written those replies.
 		c.refusal = ferr
-		return c.frame.cut, nil
+		end, err = h+c.frame.cut, nil
+	} else if c.frame.state == frameCount && err == nil && len(p) > maxHeld {
+		if at := int(c.frame.start - base); at >= 0 && end-at <= maxHeld {
+			c.held = append(c.held[:0], p[at:end]...)
+			end = at
+		}
 	}
-	return n, err
+	return c.frame.dropEmpty(p, base, end), err
 }
 
 // refuse writes err as an error reply, closes the connection and returns
@@ -159,11 +200,15 @@ func (c *limitConn) Write(p []byte) (int, error) {
 // (strconv.Atoi: an optional sign, decimal digits, leading zeros allowed).
 //
 // It also refuses, with redcon's words (which are Redis'), what redcon would
-// refuse in a multibulk command: a malformed count or length, a count of 0
-// or less, a negative length, a missing '$', a bulk string not followed by
-// CRLF. Refused here rather than by redcon, the commands before it in the
-// same read are answered first, as Redis does; redcon would drop them
-// unanswered. (Malformed inline commands are still left to redcon.)
+// refuse in a multibulk command: a malformed count or length, a negative
+// length, a missing '$', a bulk string not followed by CRLF. Refused here
+// rather than by redcon, the commands before it in the same read are
+// answered first, as Redis does; redcon would drop them unanswered.
+// (Malformed inline commands are still left to redcon.)
+//
+// A count of 0 or less ("*0", "*-1") is an empty command, which Redis skips
+// without a reply and redcon refuses: the framer lists it (empty), and
+// limitConn takes it out of what redcon reads.
 type framer struct {
 	maxBulk int
 	state   uint8
@@ -180,7 +225,17 @@ type framer struct {
 	bad    bool // not a number redcon accepts
 	lastCR bool
 	cut    int // see feed
+
+	// Stream offsets: of the first byte of the next feed, and of the
+	// current header's '*' or '$'.
+	pos, start int64
+	// empty lists the empty commands ("*0\r\n") of the last feed, as
+	// stream offsets.
+	empty []span
 }
+
+// span is the stream offsets [from, to).
+type span struct{ from, to int64 }
 
 const (
 	frameStart    = iota // at the start of a command
@@ -197,11 +252,14 @@ const (
 func (f *framer) feed(p []byte) error {
 	n := len(p)
 	f.cut = 0
+	f.empty = f.empty[:0]
+	base := f.pos
+	f.pos += int64(n)
 	for len(p) > 0 {
 		switch f.state {
 		case frameStart:
 			if p[0] == '*' {
-				f.startHeader(frameCount, n-len(p))
+				f.startHeader(frameCount, n-len(p), base)
 				p = p[1:]
 			} else {
 				f.state = frameInline
@@ -222,14 +280,14 @@ func (f *framer) feed(p []byte) error {
 				}
 				return ErrMalformed{Msg: "expected '$', got '" + string(got) + "'"}
 			}
-			f.startHeader(frameBulkLen, n-len(p))
+			f.startHeader(frameBulkLen, n-len(p), base)
 			p = p[1:]
 		case frameCount, frameBulkLen:
 			if f.hlen == 0 {
 				// The common case: the whole header is here, plain digits.
 				if i := bytes.IndexByte(p, '\n'); i >= 0 && f.quickHeader(p[:i]) {
 					p = p[i+1:]
-					if err := f.endHeader(); err != nil {
+					if err := f.endHeader(base + int64(n-len(p))); err != nil {
 						return err
 					}
 					continue
@@ -239,7 +297,7 @@ func (f *framer) feed(p []byte) error {
 				c := p[0]
 				p = p[1:]
 				if c == '\n' {
-					if err := f.endHeader(); err != nil {
+					if err := f.endHeader(base + int64(n-len(p))); err != nil {
 						return err
 					}
 					break
@@ -273,9 +331,10 @@ func (f *framer) feed(p []byte) error {
 	return nil
 }
 
-// startHeader begins a length header at offset at of the bytes being fed.
-func (f *framer) startHeader(state uint8, at int) {
-	f.state, f.cut = state, at
+// startHeader begins a length header at offset at of the bytes being fed,
+// which begin at stream offset base.
+func (f *framer) startHeader(state uint8, at int, base int64) {
+	f.state, f.cut, f.start = state, at, base+int64(at)
 	f.hlen, f.neg, f.digits, f.val, f.big, f.bad, f.lastCR = 0, false, 0, 0, false, false, false
 }
 
@@ -327,12 +386,20 @@ func (f *framer) headerByte(c byte) {
 	}
 }
 
-// endHeader handles the '\n' that ends a length header.
-func (f *framer) endHeader() error {
-	malformed := f.bad || !f.lastCR || f.digits == 0 || (f.neg && f.val != 0)
+// endHeader handles the '\n' that ends a length header; end is the stream
+// offset after it.
+func (f *framer) endHeader(end int64) error {
+	malformed := f.bad || !f.lastCR || f.digits == 0
 	if f.state == frameCount {
-		if malformed || f.val == 0 {
-			// Redis ignores a count of 0 or less; redcon refuses it.
+		if !malformed && (f.neg || f.val == 0) && f.hlen < len(f.hdr) {
+			// Redis skips a count of 0 or less (within int64).
+			if _, err := strconv.ParseInt(f.shown(), 10, 64); err == nil {
+				f.empty = append(f.empty, span{f.start, end})
+				f.state = frameStart
+				return nil
+			}
+		}
+		if malformed || f.neg || f.val == 0 {
 			return ErrMalformed{Msg: "invalid multibulk length"}
 		}
 		if f.big || f.val > MaxMultibulkLen {
@@ -342,7 +409,7 @@ func (f *framer) endHeader() error {
 		f.state = frameBulkHead
 		return nil
 	}
-	if malformed {
+	if malformed || (f.neg && f.val != 0) {
 		return ErrMalformed{Msg: "invalid bulk length"}
 	}
 	if f.big || f.val > int64(f.maxBulk) {
@@ -351,4 +418,24 @@ func (f *framer) endHeader() error {
 	f.skip = int(f.val) + 2
 	f.state = frameBulk
 	return nil
+}
+
+// dropEmpty moves the bytes of p[:end] (p begins at stream offset base)
+// over the empty commands of the last feed, and returns how many are left.
+// An empty command whose start went to the caller in an earlier read (its
+// count longer than maxHeld) stays: the server refuses it.
+func (f *framer) dropEmpty(p []byte, base int64, end int) int {
+	out, from := 0, 0
+	for _, e := range f.empty {
+		i, j := int(e.from-base), int(e.to-base)
+		if i < from || i >= end {
+			continue
+		}
+		out += copy(p[out:], p[from:i])
+		from = j
+	}
+	if from == 0 {
+		return end
+	}
+	return out + copy(p[out:], p[from:end])
 }

@@ -56,8 +56,15 @@ func TestFramerRefuses(t *testing.T) {
 		// Inline lines are skipped whole, whatever they hold.
 		{"GET $99999999999\r\n*1\r\n$4\r\nPING\r\n", ""},
 		// What redcon refuses is refused here, in its words.
-		{"*0\r\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
-		{"*-1\r\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
+		// A count of 0 or less is an empty command, skipped as Redis
+		// does; the framer goes on after it.
+		{"*0\r\n*-1\r\n*-9223372036854775808\r\n", ""},
+		{"*0\r\n*1\r\n$5000\r\n", "invalid bulk length 5000"},
+		{"*-1\r\n*1\r\n$5000\r\n", "invalid bulk length 5000"},
+		{"*-9223372036854775809\r\n", "Protocol error: invalid multibulk length"},
+		{"*-\r\n", "Protocol error: invalid multibulk length"},
+		{"*-1x\r\n", "Protocol error: invalid multibulk length"},
+		{"*-0000000000000000000000001\r\n", "Protocol error: invalid multibulk length"},
 		{"*1x\r\n", "Protocol error: invalid multibulk length"},
 		{"*1\n$99999999999\r\n", "Protocol error: invalid multibulk length"},
 		{"*1\r\n$-1\r\n$99999999999\r\n", "Protocol error: invalid bulk length"},
@@ -82,6 +89,65 @@ func TestFramerRefuses(t *testing.T) {
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Fatalf("%q (cut at %d): %v, want an error containing %q", c.in, cut, err, c.want)
 			}
+		}
+	}
+}
+
+// chunkConn is a net.Conn whose reads return its data in random pieces of
+// 1 to 40 bytes.
+type chunkConn struct {
+	net.Conn
+	data []byte
+	rng  *rand.Rand
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.data[:min(len(c.data), c.rng.Intn(40)+1)])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// TestLimitConnDropsEmptyCommands: on random pipelines of commands and
+// empty ones ("*0", "*-1"), read in random pieces, the server reads the
+// stream without the empty commands, byte for byte, whatever its buffer.
+func TestLimitConnDropsEmptyCommands(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	empties := []string{"*0\r\n", "*-1\r\n", "*-0\r\n", "*-9223372036854775808\r\n", "*+0\r\n"}
+	for iter := 0; iter < 2000; iter++ {
+		var in, want []byte
+		for n := rng.Intn(8) + 1; n > 0; n-- {
+			switch rng.Intn(3) {
+			case 0:
+				e := empties[rng.Intn(len(empties))]
+				in = append(in, e...)
+			case 1:
+				in = append(in, "PING\r\n"...)
+				want = append(want, "PING\r\n"...)
+			default:
+				args := [][]byte{[]byte("ECHO"), make([]byte, rng.Intn(50))}
+				rng.Read(args[1])
+				in = appendCommand(in, args)
+				want = appendCommand(want, args)
+			}
+		}
+		c := &limitConn{Conn: &chunkConn{data: in, rng: rng}, max: 1 << 20, frame: framer{maxBulk: 1 << 20}}
+		buf := make([]byte, maxHeld+1+rng.Intn(100))
+		var got []byte
+		for {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%q: %v", in, err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%q read as %q, want %q", in, got, want)
 		}
 	}
 }
@@ -204,6 +270,28 @@ func TestLimitListenerRefusesHugeBulk(t *testing.T) {
 	// Up to the limit is fine.
 	tc := dialTest(t, addr)
 	tc.Expect(strings.Repeat("x", 1000), "ECHO", strings.Repeat("x", 1000))
+}
+
+// TestLimitListenerSkipsEmptyCommands: "*0" and "*-1" get no reply and
+// leave the connection open, as in Redis, also when they come a byte at a
+// time.
+func TestLimitListenerSkipsEmptyCommands(t *testing.T) {
+	addr, _ := serveLimited(t, Limits{MaxRequestBytes: 1 << 20, MaxBulkBytes: 1000}, Guard{})
+	tc := dialTest(t, addr)
+	tc.Write([]byte("*0\r\nPING\r\n*-1\r\n*1\r\n$4\r\nPING\r\n*0\r\n"))
+	for i := 0; i < 2; i++ {
+		if got := tc.Read(); got != resptest.Status("PONG") {
+			t.Fatalf("reply %d: %#v, want PONG", i, got)
+		}
+	}
+	for _, b := range []byte("*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n") {
+		tc.Write([]byte{b})
+		time.Sleep(time.Millisecond)
+	}
+	if got := tc.Read(); got != resptest.Status("PONG") {
+		t.Fatalf("after a byte at a time: %#v, want PONG", got)
+	}
+	tc.Expect(resptest.Status("PONG"), "PING")
 }
 
 // readAll reads until the peer closes or 5s pass.
