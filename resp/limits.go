@@ -392,8 +392,11 @@ func (f *framer) endHeader(end int64) error {
 	malformed := f.bad || !f.lastCR || f.digits == 0
 	if f.state == frameCount {
 		if !malformed && (f.neg || f.val == 0) && f.hlen < len(f.hdr) {
-			// Redis skips a count of 0 or less (within int64).
-			if _, err := strconv.ParseInt(f.shown(), 10, 64); err == nil {
+			// Redis skips a count of 0 or less, written as it writes
+			// integers: "0", or '-' and digits without leading zeros,
+			// within int64. "-0", "+0" and "00" it refuses.
+			shown := f.shown()
+			if v, err := strconv.ParseInt(shown, 10, 64); err == nil && strconv.FormatInt(v, 10) == shown {
 				f.empty = append(f.empty, span{f.start, end})
 				f.state = frameStart
 				return nil
