@@ -39,6 +39,13 @@ func startTestShard(t *testing.T, id, dir, password string) *shard.Server {
 // startTestCluster starts n shards and a coordinator without HTTP.
 func startTestCluster(t *testing.T, n int, password string) ([]*shard.Server, *coordinator.Server) {
 	t.Helper()
+	return startTestClusterWith(t, n, func(cfg *coordinator.Config) { cfg.Password = password })
+}
+
+// startTestClusterWith starts n shards and a coordinator without HTTP,
+// whose configuration set changes first.
+func startTestClusterWith(t *testing.T, n int, set func(*coordinator.Config)) ([]*shard.Server, *coordinator.Server) {
+	t.Helper()
 	dir := t.TempDir()
 	var shards []*shard.Server
 	cfg := coordinator.DefaultConfig()
@@ -47,8 +54,9 @@ func startTestCluster(t *testing.T, n int, password string) ([]*shard.Server, *c
 		shards = append(shards, s)
 		cfg.Shards = append(cfg.Shards, coordinator.ShardAddr{ID: s.ID(), Addr: s.Addr().String()})
 	}
-	cfg.Listen, cfg.HTTP, cfg.Password, cfg.Logger = "127.0.0.1:0", "", password, quiet()
+	cfg.Listen, cfg.HTTP, cfg.Logger = "127.0.0.1:0", "", quiet()
 	cfg.ProbeInterval = 50 * time.Millisecond
+	set(&cfg)
 	c, err := coordinator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -227,19 +235,7 @@ func TestCheckpointCommand(t *testing.T) {
 func TestStatusTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, _ := testcert.Write(t, dir)
-	s := startTestShard(t, "s1", dir, "")
-	cfg := coordinator.DefaultConfig()
-	cfg.Shards = []coordinator.ShardAddr{{ID: s.ID(), Addr: s.Addr().String()}}
-	cfg.Listen, cfg.HTTP, cfg.Logger = "127.0.0.1:0", "", quiet()
-	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
-	c, err := coordinator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	_, c := startTestClusterWith(t, 1, func(cfg *coordinator.Config) { cfg.TLSCert, cfg.TLSKey = certFile, keyFile })
 	addr := c.Addr().String()
 
 	for _, args := range [][]string{
