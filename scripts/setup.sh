@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what shardcounter needs to build and test on Debian/Ubuntu:
 # librocksdb-dev (headers and library for cgo), redis-tools (redis-cli, used
-# by the tests), chromium and a font (the dashboard's browser test) and a
-# C/C++ toolchain; then downloads the Go modules.
+# by the tests), chromium and a font (the dashboard's browser test), Node.js
+# and npm when missing (the Node.js clients' test) and a C/C++ toolchain;
+# then downloads the Go modules and the Node.js clients (ioredis,
+# node-redis, pinned in integration/testdata/nodeclients/package-lock.json).
 # Idempotent: when everything is present it only checks, and runs neither
 # apt-get update nor apt-get install.
 set -euo pipefail
@@ -20,6 +22,9 @@ for pkg in librocksdb-dev redis-tools chromium fonts-dejavu-core; do
 done
 if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null || ! command -v make >/dev/null; then
 	missing+=(build-essential)
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	missing+=(nodejs npm)
 fi
 
 if ((${#missing[@]} > 0)); then
@@ -45,3 +50,10 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 go mod download
+
+# npm ci again only when the lock file changed since the last install.
+nodeclients=integration/testdata/nodeclients
+if [[ ! -d $nodeclients/node_modules || $nodeclients/package-lock.json -nt $nodeclients/node_modules ]]; then
+	npm ci --prefix "$nodeclients" --no-audit --no-fund --loglevel=error
+	touch "$nodeclients/node_modules"
+fi
