@@ -259,6 +259,10 @@ func (f *framer) feed(p []byte) error {
 		switch f.state {
 		case frameStart:
 			if p[0] == '*' {
+				if k := f.quickCommand(p); k > 0 {
+					p = p[k:]
+					continue
+				}
 				f.startHeader(frameCount, n-len(p), base)
 				p = p[1:]
 			} else {
@@ -329,6 +333,48 @@ func (f *framer) feed(p []byte) error {
 		}
 	}
 	return nil
+}
+
+// quickCommand is the common case: p begins with a whole multibulk command
+// whose headers are plain digits, with a count and lengths within the
+// limits. It returns the command's length, or 0 for anything else, which
+// the state machine then follows byte by byte (and refuses, where it must).
+func (f *framer) quickCommand(p []byte) int {
+	count, i := quickLength(p, 1)
+	if count <= 0 || count > MaxMultibulkLen {
+		return 0
+	}
+	for ; count > 0; count-- {
+		if i >= len(p) || p[i] != '$' {
+			return 0
+		}
+		size, j := quickLength(p, i+1)
+		if size < 0 || size > f.maxBulk {
+			return 0
+		}
+		i = j + size + 2
+		if i > len(p) || p[i-2] != '\r' || p[i-1] != '\n' {
+			return 0
+		}
+	}
+	return i
+}
+
+// quickLength reads 1 to 12 digits and a CRLF at p[i:], as quickHeader
+// takes them, and returns their value and the offset after the CRLF; -1
+// when p[i:] does not begin so.
+func quickLength(p []byte, i int) (v, next int) {
+	start := i
+	for ; i < len(p) && '0' <= p[i] && p[i] <= '9'; i++ {
+		if i-start == 12 {
+			return -1, 0
+		}
+		v = v*10 + int(p[i]-'0')
+	}
+	if i == start || i+1 >= len(p) || p[i] != '\r' || p[i+1] != '\n' {
+		return -1, 0
+	}
+	return v, i + 2
 }
 
 // startHeader begins a length header at offset at of the bytes being fed,

@@ -98,6 +98,46 @@ func TestFramerRefuses(t *testing.T) {
 	}
 }
 
+// TestFramerQuickPathAgrees: the whole-command fast path (quickCommand)
+// answers as the byte-by-byte state machine does. Random pipelines,
+// some with a byte changed to one that matters in RESP, go to one framer
+// whole (whole commands take the fast path) and to another a byte at a
+// time (never the fast path); both must refuse with the same error or end
+// in the same state.
+func TestFramerQuickPathAgrees(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	special := []byte("*$\r\n-+0123456789x")
+	for iter := 0; iter < 20000; iter++ {
+		var b []byte
+		for n := rng.Intn(4) + 1; n > 0; n-- {
+			args := make([][]byte, rng.Intn(3)+1)
+			for i := range args {
+				args[i] = make([]byte, rng.Intn(12))
+				rng.Read(args[i])
+			}
+			b = appendCommand(b, args)
+		}
+		for n := rng.Intn(3); n > 0; n-- {
+			b[rng.Intn(len(b))] = special[rng.Intn(len(special))]
+		}
+		whole, bytewise := framer{maxBulk: 8}, framer{maxBulk: 8}
+		errWhole := whole.feed(b)
+		var errBytes error
+		for i := range b {
+			if errBytes = bytewise.feed(b[i : i+1]); errBytes != nil {
+				break
+			}
+		}
+		if fmt.Sprint(errWhole) != fmt.Sprint(errBytes) {
+			t.Fatalf("%q: whole %v, a byte at a time %v", b, errWhole, errBytes)
+		}
+		if errWhole == nil && (whole.state != bytewise.state || whole.args != bytewise.args || whole.skip != bytewise.skip) {
+			t.Fatalf("%q: whole ends in state %d (args %d, skip %d), a byte at a time in %d (%d, %d)",
+				b, whole.state, whole.args, whole.skip, bytewise.state, bytewise.args, bytewise.skip)
+		}
+	}
+}
+
 // chunkConn is a net.Conn whose reads return its data in random pieces of
 // 1 to 40 bytes.
 type chunkConn struct {
