@@ -234,6 +234,9 @@ type framer struct {
 	empty []span
 }
 
+// maxEmptyKept bounds the spans a framer keeps between reads.
+const maxEmptyKept = 64
+
 // span is the stream offsets [from, to).
 type span struct{ from, to int64 }
 
@@ -252,6 +255,9 @@ const (
 func (f *framer) feed(p []byte) error {
 	n := len(p)
 	f.cut = 0
+	if cap(f.empty) > maxEmptyKept {
+		f.empty = nil // one read of many empty commands keeps nothing
+	}
 	f.empty = f.empty[:0]
 	base := f.pos
 	f.pos += int64(n)
@@ -443,7 +449,11 @@ func (f *framer) endHeader(end int64) error {
 			// within int64. "-0", "+0" and "00" it refuses.
 			shown := f.shown()
 			if v, err := strconv.ParseInt(shown, 10, 64); err == nil && strconv.FormatInt(v, 10) == shown {
-				f.empty = append(f.empty, span{f.start, end})
+				if k := len(f.empty) - 1; k >= 0 && f.empty[k].to == f.start {
+					f.empty[k].to = end // empty commands in a row are one span
+				} else {
+					f.empty = append(f.empty, span{f.start, end})
+				}
 				f.state = frameStart
 				return nil
 			}

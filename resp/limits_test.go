@@ -197,6 +197,52 @@ func TestLimitConnDropsEmptyCommands(t *testing.T) {
 	}
 }
 
+// TestEmptyCommandsKeepNoMemory: a read full of empty commands leaves the
+// framer one span for those in a row, and no more than maxEmptyKept spans
+// of room once the next read comes, also when inline lines separate them.
+func TestEmptyCommandsKeepNoMemory(t *testing.T) {
+	for _, c := range []struct {
+		unit, want string
+		spans      int
+	}{
+		{"*0\r\n", "", 1},
+		{"*-1\r\n\n", strings.Repeat("\n", 1<<16), 1 << 16},
+	} {
+		in := []byte(strings.Repeat(c.unit, 1<<16) + "PING\r\n")
+		lc := &limitConn{Conn: &wholeConn{data: in}, max: 1 << 20, frame: framer{maxBulk: 1 << 20}}
+		buf := make([]byte, len(in))
+		n, err := lc.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[:n]); got != c.want+"PING\r\n" {
+			t.Fatalf("%q x 65536: read %d bytes, want %d", c.unit, n, len(c.want)+6)
+		}
+		if len(lc.frame.empty) != c.spans {
+			t.Errorf("%q x 65536: %d spans, want %d", c.unit, len(lc.frame.empty), c.spans)
+		}
+		lc.frame.feed([]byte("PING\r\n"))
+		if cap(lc.frame.empty) > maxEmptyKept {
+			t.Errorf("%q x 65536: the next read keeps room for %d spans, want at most %d", c.unit, cap(lc.frame.empty), maxEmptyKept)
+		}
+	}
+}
+
+// wholeConn is a net.Conn whose one read returns all its data.
+type wholeConn struct {
+	net.Conn
+	data []byte
+}
+
+func (c *wholeConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
 // TestFramerFollowsValidStreams: on random valid pipelines of multibulk and
 // inline commands, fed in random pieces, the framer refuses nothing and
 // ends at the start of a command, as redcon does.
