@@ -222,5 +222,12 @@ cpu_ticks() {
 	echo
 }
 
+# steal_ticks: the machine's stolen and total CPU time so far, in clock
+# ticks, from /proc/stat: steal is the time a virtual machine's CPUs were
+# ready to run but the hypervisor ran something else; it shows only while
+# this machine is busy, and it is what makes a run here slower than the
+# one before it.
+steal_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
 # vm_kib PID FIELD: VmRSS or VmHWM of PID in KiB.
 vm_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }

@@ -145,17 +145,20 @@ rb() {
 	return "$rc"
 }
 
-# cpu_record FILE N CLIENT BEFORE AFTER: the CPU time of one measured run of
-# N requests. CLIENT is the client's clock ticks (rb); BEFORE and AFTER are
-# cpu_ticks of SYS_PIDS; the last of them is
+# cpu_record FILE N CLIENT BEFORE AFTER STEAL_BEFORE STEAL_AFTER: the CPU
+# time of one measured run of N requests. CLIENT is the client's clock ticks
+# (rb); BEFORE and AFTER are cpu_ticks of SYS_PIDS; the last of them is
 # the front (the process the clients talk to), the others are the back.
+# STEAL_BEFORE and STEAL_AFTER are steal_ticks of the machine.
 cpu_record() {
-	local file=$1 n=$2 client=$3 b a i back=0
+	local file=$1 n=$2 client=$3 b a sb sa i back=0
 	read -ra b <<<"$4"
 	read -ra a <<<"$5"
+	read -ra sb <<<"$6"
+	read -ra sa <<<"$7"
 	for ((i = 0; i < ${#a[@]} - 1; i++)); do back=$((back + a[i] - b[i])); done
-	printf 'n=%s\nhz=%s\nfront=%s\nback=%s\nclient=%s\n' "$n" "$(getconf CLK_TCK)" \
-		"$((a[-1] - b[-1]))" "$back" "$client" >"$file"
+	printf 'n=%s\nhz=%s\nfront=%s\nback=%s\nclient=%s\nsteal=%s\nticks=%s\n' "$n" "$(getconf CLK_TCK)" \
+		"$((a[-1] - b[-1]))" "$back" "$client" "$((sa[0] - sb[0]))" "$((sa[1] - sb[1]))" >"$file"
 }
 
 # sent WORKLOAD N: INCRs of the one key counter:__rand_int__ that a run of N
@@ -184,11 +187,12 @@ measure() {
 		expect=$((expect + $(sent "$wl" "$n")))
 		rps=$("$REPORT" rps "$dir/probe$round.csv") || rps=0
 		n=$("$REPORT" size "$rps" "$SECS" "$(probe_n "$wl")")
-		local before
+		local before steal
 		before=$(cpu_ticks "${SYS_PIDS[@]}")
+		steal=$(steal_ticks)
 		if rb "$PORT" "$n" "$wl" "$dir/rep$round.csv"; then
 			cpu_record "$dir/cpu$round.env" "$n" "$(cat "$dir/rep$round.csv.client-ticks")" \
-				"$before" "$(cpu_ticks "${SYS_PIDS[@]}")"
+				"$before" "$(cpu_ticks "${SYS_PIDS[@]}")" "$steal" "$(steal_ticks)"
 			expect=$((expect + $(sent "$wl" "$n")))
 			log "  $sys $wl: $("$REPORT" rps "$dir/rep$round.csv" || echo '?') ops/s (n=$n)"
 		else

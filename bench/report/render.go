@@ -445,9 +445,11 @@ func renderCPU(b *strings.Builder, r *results) {
 	p("CPU time (user + system) per request in µs, from `/proc/PID/stat` of every server process before and after each measured run "+
 		"and from the benchmark client's own usage; medians over the rounds. The front is the process the clients talk to, "+
 		"the back is the processes behind it. Busy is all of it times ops/s: how many of the machine's %s cores the run kept busy; "+
-		"a run near that number is bound by CPU, one well below it by waiting.\n\n", r.meta["nproc"])
-	p("| workload | system | front µs | back µs | client µs | all µs | busy (cores) |\n")
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+		"a run near that number is bound by CPU, one well below it by waiting. Steal is the largest share, over the rounds, "+
+		"of the machine's CPU time that the hypervisor gave to something else during the measured run (`/proc/stat`): "+
+		"a run that lost time so is slower than its neighbours, which is much of the spread.\n\n", r.meta["nproc"])
+	p("| workload | system | front µs | back µs | client µs | all µs | busy (cores) | steal |\n")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, wl := range workloads {
 		first := true
 		for _, sys := range redisSystems {
@@ -466,8 +468,12 @@ func renderCPU(b *strings.Builder, r *results) {
 			if roles[1] != "" {
 				back = fmt.Sprintf("%.1f (%s)", c.cpu.back, roles[1])
 			}
-			p("| %s | %s | %s | %s | %.1f | %.1f | %.2f |\n", name, short(sys), front, back, c.cpu.client,
-				c.cpu.total(), c.cpu.total()*c.ops/1e6)
+			steal := "–"
+			if c.cpu.steal >= 0 {
+				steal = fmt.Sprintf("%.0f%%", 100*c.cpu.steal)
+			}
+			p("| %s | %s | %s | %s | %.1f | %.1f | %.2f | %s |\n", name, short(sys), front, back, c.cpu.client,
+				c.cpu.total(), c.cpu.total()*c.ops/1e6, steal)
 		}
 	}
 }

@@ -27,6 +27,10 @@ type run struct {
 // the Redis servers behind nutcracker), and in the benchmark client.
 type cpuUse struct {
 	front, back, client float64
+	// steal is the share of the machine's CPU time, 0 to 1, that the
+	// hypervisor gave to something else during the run; -1 where it was
+	// not recorded.
+	steal float64
 }
 
 func (c cpuUse) total() float64 { return c.front + c.back + c.client }
@@ -116,7 +120,18 @@ func readCPU(path string) (*cpuUse, error) {
 		return nil, fmt.Errorf("%s: n and hz must be positive", path)
 	}
 	us := func(ticks float64) float64 { return ticks / num["hz"] * 1e6 / num["n"] }
-	return &cpuUse{front: us(num["front"]), back: us(num["back"]), client: us(num["client"])}, nil
+	c := &cpuUse{front: us(num["front"]), back: us(num["back"]), client: us(num["client"]), steal: -1}
+	// steal and ticks (the machine's stolen and total CPU time during the
+	// run) are in the files of runs since they were recorded.
+	if _, ok := kv["steal"]; ok {
+		steal, err1 := strconv.ParseFloat(kv["steal"], 64)
+		ticks, err2 := strconv.ParseFloat(kv["ticks"], 64)
+		if err1 != nil || err2 != nil || steal < 0 || ticks <= 0 || steal > ticks {
+			return nil, fmt.Errorf("%s: steal %q and ticks %q must be numbers, 0 <= steal <= ticks", path, kv["steal"], kv["ticks"])
+		}
+		c.steal = steal / ticks
+	}
+	return c, nil
 }
 
 var tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
@@ -197,14 +212,20 @@ func summarize(runs []run) *cell {
 	if len(runs) > 1 && c.ops > 0 {
 		c.spread = (slices.Max(ops) - slices.Min(ops)) / c.ops
 	}
-	var front, back, client []float64
+	var front, back, client, steal []float64
 	for _, r := range runs {
 		if r.cpu != nil {
 			front, back, client = append(front, r.cpu.front), append(back, r.cpu.back), append(client, r.cpu.client)
+			if r.cpu.steal >= 0 {
+				steal = append(steal, r.cpu.steal)
+			}
 		}
 	}
 	if len(front) > 0 {
-		c.cpu = &cpuUse{front: median(front), back: median(back), client: median(client)}
+		c.cpu = &cpuUse{front: median(front), back: median(back), client: median(client), steal: -1}
+		if len(steal) > 0 {
+			c.cpu.steal = slices.Max(steal)
+		}
 	}
 	return c
 }

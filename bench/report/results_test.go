@@ -19,7 +19,15 @@ func TestReadCPU(t *testing.T) {
 	if c.front != 7.5 || c.back != 3 || c.client != 12.5 || c.total() != 23 {
 		t.Errorf("readCPU = %+v (total %v), want front 7.5, back 3, client 12.5 µs (total 23)", *c, c.total())
 	}
-	for _, bad := range []string{"n=0\nhz=100\nfront=1\nback=1\nclient=1\n", "n=10\nhz=100\nfront=x\nback=1\nclient=1\n", "n=10\nhz=100\n"} {
+	if c.steal != -1 {
+		t.Errorf("readCPU without steal: steal %v, want -1 (not recorded)", c.steal)
+	}
+	os.WriteFile(path, []byte("n=200000\nhz=100\nfront=150\nback=60\nclient=250\nsteal=30\nticks=1200\n"), 0o644)
+	if c, err = readCPU(path); err != nil || c.steal != 0.025 {
+		t.Errorf("readCPU with 30 of 1200 ticks stolen: %+v, %v; want steal 0.025", c, err)
+	}
+	for _, bad := range []string{"n=0\nhz=100\nfront=1\nback=1\nclient=1\n", "n=10\nhz=100\nfront=x\nback=1\nclient=1\n", "n=10\nhz=100\n",
+		"n=10\nhz=100\nfront=1\nback=1\nclient=1\nsteal=5\nticks=4\n", "n=10\nhz=100\nfront=1\nback=1\nclient=1\nsteal=5\n"} {
 		os.WriteFile(path, []byte(bad), 0o644)
 		if c, err := readCPU(path); err == nil {
 			t.Errorf("readCPU(%q) = %+v, want an error", bad, *c)
@@ -29,9 +37,9 @@ func TestReadCPU(t *testing.T) {
 
 func TestCPUTable(t *testing.T) {
 	runs := []run{
-		{ops: 100e3, cpu: &cpuUse{front: 9, back: 0, client: 11}},
-		{ops: 90e3, cpu: &cpuUse{front: 10, back: 0, client: 12}},
-		{ops: 110e3, cpu: &cpuUse{front: 8, back: 0, client: 13}},
+		{ops: 100e3, cpu: &cpuUse{front: 9, back: 0, client: 11, steal: 0.02}},
+		{ops: 90e3, cpu: &cpuUse{front: 10, back: 0, client: 12, steal: 0.31}},
+		{ops: 110e3, cpu: &cpuUse{front: 8, back: 0, client: 13, steal: -1}},
 	}
 	res := &results{meta: map[string]string{"nproc": "2"}, cells: map[string]map[string]*cell{}}
 	res.put("B", "incr1", summarize(runs))
@@ -41,8 +49,9 @@ func TestCPUTable(t *testing.T) {
 	}
 	var b strings.Builder
 	renderCPU(&b, res)
-	// 21 µs a request at 100k requests/s keeps 2.1 cores busy.
-	if want := "| 9.0 (redis-server) | – | 12.0 | 21.0 | 2.10 |"; !strings.Contains(b.String(), want) {
+	// 21 µs a request at 100k requests/s keeps 2.1 cores busy; the worst
+	// round lost 31% of the machine's time.
+	if want := "| 9.0 (redis-server) | – | 12.0 | 21.0 | 2.10 | 31% |"; !strings.Contains(b.String(), want) {
 		t.Errorf("the CPU table has no row %q:\n%s", want, b.String())
 	}
 }
