@@ -32,19 +32,43 @@ async function rejects(promise, pattern, what) {
   await assert.rejects(promise, (err) => pattern.test(err.message), what);
 }
 
+// checks runs what both clients are checked on. c names each command as
+// that client does: { ping, info, incrby, incr, decr, decrby, get, mget,
+// set, del, exists, call } (mget takes an array, call the raw arguments),
+// and p prefixes the counters.
+async function checks(c, p) {
+  assert.equal(await c.ping(), 'PONG');
+  assert.match(await c.info(), /redis_version:/);
+  assert.equal(await c.incrby(p + 'a', 5), 5);
+  assert.equal(await c.incr(p + 'a'), 6);
+  assert.equal(await c.decr(p + 'a'), 5);
+  assert.equal(await c.decrby(p + 'a', 3), 2);
+  assert.equal(await c.get(p + 'a'), '2');
+  assert.deepEqual(await c.mget([p + 'a', p + 'none']), ['2', null]);
+  assert.equal(shardSum(await c.call(['SHARDVALUES', p + 'a'])), 2);
+
+  assert.equal(await c.set(p + 's', '42'), 'OK');
+  assert.equal(await c.get(p + 's'), '42');
+  assert.equal(await c.exists(p + 's'), 1);
+  assert.equal(await c.del(p + 's'), 1);
+  assert.equal(await c.get(p + 's'), null);
+
+  await rejects(c.call(['INCRBY', p + 'a', 'abc']), notInteger, 'INCRBY with a bad delta');
+  assert.equal(await c.set(p + 'max', maxInt64), 'OK');
+  await rejects(c.incr(p + 'max'), overflow, 'INCR at the int64 maximum');
+  await rejects(c.call(['NOSUCH']), /^ERR unknown command 'NOSUCH'/, 'an unknown command');
+  assert.equal(await c.get(p + 'a'), '2', 'errors changed nothing');
+}
+
 async function ioredis() {
   const c = new Redis({ host, port: Number(port), password, maxRetriesPerRequest: 0, lazyConnect: true });
   await c.connect();
   try {
-    assert.equal(await c.ping(), 'PONG');
-    assert.match(await c.info(), /redis_version:/);
-    assert.equal(await c.incrby('io:a', 5), 5);
-    assert.equal(await c.incr('io:a'), 6);
-    assert.equal(await c.decr('io:a'), 5);
-    assert.equal(await c.decrby('io:a', 3), 2);
-    assert.equal(await c.get('io:a'), '2');
-    assert.deepEqual(await c.mget('io:a', 'io:none'), ['2', null]);
-    assert.equal(shardSum(await c.call('SHARDVALUES', 'io:a')), 2);
+    await checks({
+      ping: () => c.ping(), info: () => c.info(), incrby: (k, n) => c.incrby(k, n), incr: (k) => c.incr(k),
+      decr: (k) => c.decr(k), decrby: (k, n) => c.decrby(k, n), get: (k) => c.get(k), mget: (ks) => c.mget(...ks),
+      set: (k, v) => c.set(k, v), del: (k) => c.del(k), exists: (k) => c.exists(k), call: (args) => c.call(...args),
+    }, 'io:');
 
     // A pipeline: every reply in order.
     const p = c.pipeline();
@@ -55,18 +79,6 @@ async function ioredis() {
     // Concurrent increments of one key: unique, consecutive replies.
     const got = await Promise.all(Array.from({ length: 200 }, () => c.incr('io:c')));
     assert.deepEqual(got.slice().sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1), 'concurrent INCR replies');
-
-    assert.equal(await c.set('io:s', 42), 'OK');
-    assert.equal(await c.get('io:s'), '42');
-    assert.equal(await c.exists('io:s'), 1);
-    assert.equal(await c.del('io:s'), 1);
-    assert.equal(await c.get('io:s'), null);
-
-    await rejects(c.incrby('io:a', 'abc'), notInteger, 'INCRBY with a bad delta');
-    assert.equal(await c.set('io:max', maxInt64), 'OK');
-    await rejects(c.incr('io:max'), overflow, 'INCR at the int64 maximum');
-    await rejects(c.call('NOSUCH'), /^ERR unknown command 'NOSUCH'/, 'an unknown command');
-    assert.equal(await c.get('io:a'), '2', 'errors changed nothing');
   } finally {
     c.disconnect();
   }
@@ -77,31 +89,15 @@ async function nodeRedis() {
   c.on('error', () => {});
   await c.connect();
   try {
-    assert.equal(await c.ping(), 'PONG');
-    assert.match(await c.info(), /redis_version:/);
-    assert.equal(await c.incrBy('nr:a', 5), 5);
-    assert.equal(await c.incr('nr:a'), 6);
-    assert.equal(await c.decr('nr:a'), 5);
-    assert.equal(await c.decrBy('nr:a', 3), 2);
-    assert.equal(await c.get('nr:a'), '2');
-    assert.deepEqual(await c.mGet(['nr:a', 'nr:none']), ['2', null]);
-    assert.equal(shardSum(await c.sendCommand(['SHARDVALUES', 'nr:a'])), 2);
+    await checks({
+      ping: () => c.ping(), info: () => c.info(), incrby: (k, n) => c.incrBy(k, n), incr: (k) => c.incr(k),
+      decr: (k) => c.decr(k), decrby: (k, n) => c.decrBy(k, n), get: (k) => c.get(k), mget: (ks) => c.mGet(ks),
+      set: (k, v) => c.set(k, v), del: (k) => c.del(k), exists: (k) => c.exists(k), call: (args) => c.sendCommand(args),
+    }, 'nr:');
 
     // Commands sent in one tick go out as one pipeline: replies in order.
     const inOrder = await Promise.all(Array.from({ length: 100 }, () => c.incr('nr:p')));
     assert.deepEqual(inOrder, Array.from({ length: 100 }, (_, i) => i + 1), 'pipelined INCR replies');
-
-    assert.equal(await c.set('nr:s', '42'), 'OK');
-    assert.equal(await c.get('nr:s'), '42');
-    assert.equal(await c.exists('nr:s'), 1);
-    assert.equal(await c.del('nr:s'), 1);
-    assert.equal(await c.get('nr:s'), null);
-
-    await rejects(c.sendCommand(['INCRBY', 'nr:a', 'abc']), notInteger, 'INCRBY with a bad delta');
-    assert.equal(await c.set('nr:max', maxInt64), 'OK');
-    await rejects(c.incr('nr:max'), overflow, 'INCR at the int64 maximum');
-    await rejects(c.sendCommand(['NOSUCH']), /^ERR unknown command 'NOSUCH'/, 'an unknown command');
-    assert.equal(await c.get('nr:a'), '2', 'errors changed nothing');
   } finally {
     await c.quit().catch(() => c.disconnect());
   }
