@@ -295,8 +295,8 @@ func (f *framer) feed(p []byte) error {
 		case frameCount, frameBulkLen:
 			if f.hlen == 0 {
 				// The common case: the whole header is here, plain digits.
-				if i := bytes.IndexByte(p, '\n'); i >= 0 && f.quickHeader(p[:i]) {
-					p = p[i+1:]
+				if k := f.quickHeader(p); k > 0 {
+					p = p[k:]
 					if err := f.endHeader(base + int64(n-len(p))); err != nil {
 						return err
 					}
@@ -366,8 +366,7 @@ func (f *framer) quickCommand(p []byte) int {
 	return i
 }
 
-// quickLength reads 1 to 12 digits and a CRLF at p[i:], as quickHeader
-// takes them, and returns their value and the offset after the CRLF; -1
+// quickLength reads 1 to 12 digits and a CRLF at p[i:], and returns their value and the offset after the CRLF; -1
 // when p[i:] does not begin so.
 func quickLength(p []byte, i int) (v, next int) {
 	start := i
@@ -395,23 +394,17 @@ func (f *framer) shown() string {
 	return string(bytes.TrimSuffix(f.hdr[:f.hlen], []byte{'\r'}))
 }
 
-// quickHeader takes a whole header line (without its '\n') made of 1 to 12
-// digits and a '\r'. Anything else is left to headerByte.
-func (f *framer) quickHeader(line []byte) bool {
-	n := len(line) - 1
-	if n < 1 || n > 12 || line[n] != '\r' {
-		return false
+// quickHeader takes a whole header at the start of p, 1 to 12 digits and a
+// CRLF (see quickLength), and returns its length with the CRLF; 0 for
+// anything else, which is left to headerByte.
+func (f *framer) quickHeader(p []byte) int {
+	v, next := quickLength(p, 0)
+	if v < 0 {
+		return 0
 	}
-	var v int64
-	for _, c := range line[:n] {
-		if c < '0' || c > '9' {
-			return false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	f.hlen = copy(f.hdr[:], line)
-	f.val, f.digits, f.lastCR = v, n, true
-	return true
+	f.hlen = copy(f.hdr[:], p[:next-1])
+	f.val, f.digits, f.lastCR = int64(v), next-2, true
+	return next
 }
 
 func (f *framer) headerByte(c byte) {
