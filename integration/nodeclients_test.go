@@ -27,10 +27,14 @@ func TestNodeClients(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not on PATH (install nodejs); skipping the Node.js clients")
 	}
-	if v, err := exec.Command(node, "--version").Output(); err != nil {
+	ver, err := exec.Command(node, "--version").Output()
+	if err != nil {
 		t.Fatalf("node --version: %v", err)
-	} else if major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(v)), "v"), "."); atoi(major) < 20 {
-		t.Skipf("node %s: ioredis 6 and node-redis 6 need Node.js 20 or later", strings.TrimSpace(string(v)))
+	}
+	version := strings.TrimSpace(string(ver))
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 20 {
+		t.Skipf("node %s: ioredis 6 and node-redis 6 need Node.js 20 or later", version)
 	}
 	if _, err := os.Stat(filepath.Join(nodeClientsDir, "node_modules", "ioredis")); err != nil {
 		t.Fatalf("the Node.js clients are not installed in %s: run scripts/setup.sh (make deps): %v", nodeClientsDir, err)
@@ -60,13 +64,4 @@ func TestNodeClients(t *testing.T) {
 			t.Errorf("EXISTS of the deleted counters: %d, %v; want 0", n, err)
 		}
 	}
-}
-
-// atoi is s as a number, or -1.
-func atoi(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return -1
-	}
-	return n
 }
