@@ -229,5 +229,15 @@ cpu_ticks() {
 # one before it.
 steal_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
+# steal_share BEFORE AFTER: the percentage of the machine's CPU time that
+# was stolen between two steal_ticks readings.
+steal_share() {
+	awk -v b="$1" -v a="$2" 'BEGIN {
+		split(b, x, " "); split(a, y, " ")
+		t = y[2] - x[2]
+		printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)
+	}'
+}
+
 # vm_kib PID FIELD: VmRSS or VmHWM of PID in KiB.
 vm_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }

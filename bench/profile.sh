@@ -109,6 +109,7 @@ for wl in "${WORKLOADS[@]}"; do
 	sleep 2
 	pids=("$coord" "${SHARD_PIDS[@]}")
 	before=$(cpu_ticks "${pids[@]}")
+	steal0=$(steal_ticks)
 	t0=$(date +%s%N)
 	# One recording per process, side by side: with several processes in
 	# one recording, perf report's --pid showed only part of a process's
@@ -124,6 +125,7 @@ for wl in "${WORKLOADS[@]}"; do
 	done
 	t1=$(date +%s%N)
 	after=$(cpu_ticks "${pids[@]}")
+	steal1=$(steal_ticks)
 	# The figures per request assume the load ran through the recording.
 	kill -0 "$rb" 2>/dev/null || die "$wl: redis-benchmark ended before the recording did; try a smaller PROFILE_SECS"
 	wait "$rb" || die "$wl: redis-benchmark failed: $(tail -n 3 "$WORK/$wl.csv")"
@@ -149,6 +151,7 @@ for wl in "${WORKLOADS[@]}"; do
 		echo "perf recorded the coordinator and the shards for ${SECS} s in the middle of the run (call graphs, 999 Hz); percentages are of each process's own samples."
 		echo "The by-itself lists are plain sampling. The inclusive ones follow perf's call graphs, which through RocksDB's frames (some unnamed, reached through cgo) are approximate: a function may show more than 100%."
 		echo "CPU time per request of the run, over the recording (/proc/PID/stat): coordinator $(us $((a[0] - b[0]))) µs; the three shards $(us "$shards") µs, of which s$busiest, the busiest and the one profiled below, $(us $((a[busiest] - b[busiest]))) µs."
+		echo "Steal during the recording: $(steal_share "$steal0" "$steal1")% of the machine's CPU time was taken by the hypervisor (/proc/stat; see bench/README.md, \"Reading the targets\"). Under much steal every figure per request here is inflated."
 		echo
 		echo "## Coordinator"
 		echo
