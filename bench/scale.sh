@@ -41,6 +41,9 @@ build_tools
 
 KV=$WORK/scale.env
 kv() { echo "$1=$2" >>"$KV"; }
+# wal_kib DIR: the size of the RocksDB write-ahead log files in DIR, in KiB:
+# what a shard started on DIR replays before it answers.
+wal_kib() { cat "$1"/[0-9]*.log 2>/dev/null | wc -c | awk '{ printf "%d", $1 / 1024 }'; }
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 kv date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 kv nproc "$(nproc)"
@@ -117,6 +120,7 @@ KEY=$("$LOADER" findkey --addr "127.0.0.1:$S1_PORT" --n "$N")
 kv restart_key "$KEY"
 log "restarting s1 (graceful), probing GET $KEY"
 stop "${SHARD_PIDS[0]}"
+kv graceful_wal_kib "$(wal_kib "$WORK/S/s1")"
 t0=$(date +%s%N)
 start_s1
 kv graceful_ms "$("$LOADER" probe --addr "127.0.0.1:$S1_PORT" --key "$KEY" --t0 "$t0")"
@@ -133,6 +137,7 @@ log "loading $EXTRA more keys, then SIGKILL s1"
 kill -KILL "${SHARD_PIDS[0]}"
 { wait_gone "${SHARD_PIDS[0]}" 10; } 2>/dev/null || die "s1 survived SIGKILL"
 stop "${SHARD_PIDS[0]}" # forget its pid
+kv crash_wal_kib "$(wal_kib "$WORK/S/s1")"
 t0=$(date +%s%N)
 start_s1
 kv crash_ms "$("$LOADER" probe --addr "127.0.0.1:$S1_PORT" --key "$KEY" --t0 "$t0")"

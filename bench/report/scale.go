@@ -120,26 +120,31 @@ func scaleRSS(p func(string, ...any), kv scaleRun, keys, stage1 int64) {
 // graceful stop and after a crash, and the read-back after the crash.
 func scaleRestart(p func(string, ...any), kv scaleRun, keys int64) {
 	p("Restart of shard s1 holding its third of the counters, timed from starting the new process to its first answer of `GET %s` with the loaded value:\n\n", kv["restart_key"])
-	p("| restart | shard's first answer | RSS then | target < 2 s | coordinator's first answer through it |\n| --- | ---: | ---: | --- | ---: |\n")
+	p("| restart | log to replay | shard's first answer | RSS then | target < 2 s | coordinator's first answer through it |\n| --- | ---: | ---: | ---: | --- | ---: |\n")
 	row := func(name, k string) {
 		coord := "no answer"
 		if kv[k+"_coord_ms"] != "" {
 			coord = kv[k+"_coord_ms"] + " ms"
 		}
+		wal := "?"
+		if kv[k+"_wal_kib"] != "" {
+			wal = fmt.Sprintf("%.1f MiB", kv.num(k+"_wal_kib")/1024)
+		}
 		if kv[k+"_ms"] == "" {
-			p("| %s | no answer | | **FAIL** | %s |\n", name, coord)
+			p("| %s | %s | no answer | | **FAIL** | %s |\n", name, wal, coord)
 			return
 		}
 		v := "pass"
 		if kv.num(k+"_ms") >= restartTarget {
 			v = "**FAIL**"
 		}
-		p("| %s | %s ms | %s MiB | %s | %s |\n", name, kv[k+"_ms"], kv.mib(k+"_after_rss"), v, coord)
+		p("| %s | %s | %s ms | %s MiB | %s | %s |\n", name, wal, kv[k+"_ms"], kv.mib(k+"_after_rss"), v, coord)
 	}
 	row("graceful (SIGTERM, then start)", "graceful")
 	row(fmt.Sprintf("crash (%s more keys loaded, SIGKILL at once, then start)", group(int64(kv.num("crash_extra_keys")))), "crash")
 	p("\nBoth times count from starting the new shard process; the coordinator's is its first `GET %s` answered with the sum, "+
-		"which it refuses while it holds the shard for down.\n", kv["restart_key"])
+		"which it refuses while it holds the shard for down. The log to replay is the size of s1's write-ahead log files when the old process was gone: "+
+		"what it had not flushed, which the new one must insert into a memtable again before it answers.\n", kv["restart_key"])
 	p("\nAfter the crash restart, %s sampled counters of all %s read back through the coordinator: %s not equal to 1",
 		kv["after_crash_verify_sample"], group(keys+int64(kv.num("crash_extra_keys"))), kv["after_crash_verify_bad"])
 	if kv["after_crash_verify_first_bad"] != "" {

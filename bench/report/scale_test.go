@@ -43,3 +43,32 @@ func TestMemoryParts(t *testing.T) {
 		t.Errorf("a run without INFO memory got a table:\n%s", b.String())
 	}
 }
+
+func TestScaleRestart(t *testing.T) {
+	kv := scaleRun{
+		"restart_key": "counter:7", "graceful_wal_kib": "0", "graceful_ms": "98.5", "graceful_after_rss": "40960",
+		"graceful_coord_ms": "412.0", "crash_extra_keys": "1000000", "crash_wal_kib": "9216", "crash_ms": "2140.0",
+		"crash_after_rss": "41984", "after_crash_verify_sample": "2000", "after_crash_verify_bad": "0",
+	}
+	var b strings.Builder
+	scaleRestart(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, kv, 10_000_000)
+	out := b.String()
+	for _, want := range []string{
+		"| graceful (SIGTERM, then start) | 0.0 MiB | 98.5 ms | 40 MiB | pass | 412.0 ms |\n",
+		"| crash (1,000,000 more keys loaded, SIGKILL at once, then start) | 9.0 MiB | 2140.0 ms | 41 MiB | **FAIL** | no answer |\n",
+		"2000 sampled counters of all 11,000,000 read back through the coordinator: 0 not equal to 1.\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+
+	// A run from before the log was measured, and a shard that never answered.
+	delete(kv, "crash_wal_kib")
+	delete(kv, "crash_ms")
+	b.Reset()
+	scaleRestart(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, kv, 10_000_000)
+	if want := "SIGKILL at once, then start) | ? | no answer | | **FAIL** | no answer |\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("no %q in\n%s", want, b.String())
+	}
+}
