@@ -100,12 +100,12 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	opts.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
 	// Memory and recovery stay bounded whatever the number of counters:
 	// two 16 MiB memtables at most, and after a crash their WAL to replay,
-	// at most about 9 MB. Replay inserts every record into a memtable again,
-	// about 7 MB a second on the reference machine, so a crashed shard
-	// answers again in about 1.5 s at worst; with 32 MiB memtables the WAL
-	// grew to 18 MB and a restart took up to 2.9 s, for 4-8% more random
-	// increments a second (BenchmarkApplyMillionKeys). The WAL limit is a
-	// backstop: older WAL forces a flush.
+	// at most about 9 MB. Replay inserts every record into a memtable again:
+	// on the reference machine a shard killed with 8.4 MB of WAL answered
+	// again after 1.7-1.8 s. With 32 MiB memtables the WAL grew to 18 MB
+	// and a restart took up to 2.9 s, for 4-8% more random increments a
+	// second (BenchmarkApplyMillionKeys). The WAL limit is a backstop:
+	// older WAL forces a flush.
 	opts.SetWriteBufferSize(16 << 20)
 	opts.SetMaxWriteBufferNumber(2)
 	opts.SetMaxTotalWalSize(64 << 20)
