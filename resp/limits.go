@@ -366,8 +366,8 @@ func (f *framer) quickCommand(p []byte) int {
 	return i
 }
 
-// quickLength reads 1 to 12 digits and a CRLF at p[i:], and returns their value and the offset after the CRLF; -1
-// when p[i:] does not begin so.
+// quickLength reads 1 to 12 digits and a CRLF at p[i:], and returns their
+// value and the offset after the CRLF; -1 when p[i:] does not begin so.
 func quickLength(p []byte, i int) (v, next int) {
 	start := i
 	for ; i < len(p) && '0' <= p[i] && p[i] <= '9'; i++ {
