@@ -103,9 +103,10 @@ func openStore(dir, id string, syncWrites bool, blockCacheBytes uint64) (*store,
 	// at most about 9 MB. Replay inserts every record into a memtable again:
 	// on the reference machine a shard killed with 8.4 MB of WAL answered
 	// again after 1.7-1.8 s. With 32 MiB memtables the WAL grew to 18 MB
-	// and a restart took up to 2.9 s, for 4-8% more random increments a
-	// second (BenchmarkApplyMillionKeys). The WAL limit is a backstop:
-	// older WAL forces a flush.
+	// and a restart took up to 2.9 s, for no measurable gain: in
+	// BenchmarkApplyMillionKeys, run alternately, 12.1-13.2 µs an increment
+	// against 11.7-13.3 with 16 MiB. The WAL limit is a backstop: older WAL
+	// forces a flush.
 	opts.SetWriteBufferSize(16 << 20)
 	opts.SetMaxWriteBufferNumber(2)
 	opts.SetMaxTotalWalSize(64 << 20)
