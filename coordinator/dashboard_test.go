@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shardcounter/shardcounter/resp"
 )
 
 // getJSON GETs path from the coordinator's HTTP API and decodes the body
@@ -292,6 +295,8 @@ type freezer struct {
 	frozen atomic.Bool
 	mu     sync.Mutex
 	conns  []net.Conn
+	// gets counts the SC.GET commands it passed on to the shard.
+	gets atomic.Int64
 }
 
 func newFreezer(t *testing.T, target string) *freezer {
@@ -314,8 +319,8 @@ func newFreezer(t *testing.T, target string) *freezer {
 			f.mu.Lock()
 			f.conns = append(f.conns, c, u)
 			f.mu.Unlock()
-			go f.pipe(c, u)
-			go f.pipe(u, c)
+			go f.pipe(c, u, nil)
+			go f.pipe(u, c, &f.gets)
 		}
 	}()
 	t.Cleanup(func() {
@@ -329,12 +334,17 @@ func newFreezer(t *testing.T, target string) *freezer {
 	return f
 }
 
-func (f *freezer) pipe(dst, src net.Conn) {
+// pipe copies src to dst, holding what it read while frozen. gets, when
+// not nil, counts the SC.GET commands that went through.
+func (f *freezer) pipe(dst, src net.Conn, gets *atomic.Int64) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		for f.frozen.Load() {
 			time.Sleep(5 * time.Millisecond)
+		}
+		if gets != nil {
+			gets.Add(int64(bytes.Count(buf[:n], []byte(resp.CmdGet))))
 		}
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {

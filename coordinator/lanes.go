@@ -405,9 +405,10 @@ type readReq struct {
 	done func(shard int, partials []int64, found []bool, err error)
 }
 
-// readLane batches the reads for one shard: every request queued during a
-// round goes out as one SC.GET with all their keys, up to cmdBytes of
-// keys (or one request, however big; see writeLane.round).
+// readLane asks one shard for the keys of each round of router.fanOut:
+// every request queued during a round goes out as one SC.GET with all
+// their keys, up to cmdBytes of keys (or one request, however big; see
+// writeLane.round).
 type readLane struct {
 	sc       *shardConn
 	r        *router

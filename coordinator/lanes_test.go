@@ -79,6 +79,68 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 	}
 }
 
+// GETs that queue while a read round is out, waiting for a slow shard, go
+// out together as the next round on every shard, the fast one included:
+// one SC.GET each, not one for each GET that came while the fast shard's
+// lane was free. Each still gets its own total.
+func TestQueuedGetsShareOneRound(t *testing.T) {
+	back := newTestCluster(t, 2)
+	slow := newFreezer(t, back.addrs[0].Addr)
+	fast := newFreezer(t, back.addrs[1].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: slow.ln.Addr().String()}, {ID: back.addrs[1].ID, Addr: fast.ln.Addr().String()}}
+		c.ShardTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second
+	})
+	tc.waitShard(0, true)
+	tc.waitShard(1, true)
+	ctx := t.Context()
+	const keys = 20
+	for i := range keys {
+		if err := tc.client.IncrBy(ctx, fmt.Sprintf("k%d", i), int64(i+1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clients := make([]*redis.Client, keys)
+	for i := range clients {
+		clients[i] = tc.newClient(redis.Options{MaxRetries: -1})
+		if err := clients[i].Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := fast.gets.Load()
+
+	slow.frozen.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- tc.client.Get(ctx, "first").Err() }()
+	time.Sleep(200 * time.Millisecond) // its round is held by the slow shard
+	type result struct {
+		i   int
+		v   int64
+		err error
+	}
+	res := make(chan result, keys)
+	for i, c := range clients {
+		go func() {
+			v, err := c.Get(ctx, fmt.Sprintf("k%d", i)).Int64()
+			res <- result{i, v, err}
+		}()
+		time.Sleep(10 * time.Millisecond) // one at a time: a free lane would send each alone
+	}
+	time.Sleep(200 * time.Millisecond)
+	slow.frozen.Store(false)
+	if err := <-first; err != redis.Nil {
+		t.Fatalf("GET first: %v, want nil", err)
+	}
+	for range keys {
+		if r := <-res; r.err != nil || r.v != int64(r.i+1) {
+			t.Errorf("GET k%d: %d, %v; want %d", r.i, r.v, r.err, r.i+1)
+		}
+	}
+	if got := fast.gets.Load() - before; got != 2 {
+		t.Errorf("the fast shard got %d SC.GETs for the held GET and the %d queued behind it, want 2", got, keys)
+	}
+}
+
 // Shutdown drains: an increment in flight gets its reply, a command sent
 // meanwhile is refused as not applied, a new connection is refused, and
 // only then does the coordinator stop.

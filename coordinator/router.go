@@ -32,6 +32,7 @@ type router struct {
 	shards       []*shardConn
 	writes       []*writeLane // per shard
 	reads        []*readLane
+	fan          chan *readFan // reads waiting for the next round of fanOut
 	spread       int
 	coord        uint64
 	seq          atomic.Uint64
@@ -71,7 +72,7 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	r := &router{
 		ring: rg, shards: shards, spread: spread, coord: binary.BigEndian.Uint64(b[:]),
 		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, metrics: m,
-		hot: newHotTracker(),
+		hot: newHotTracker(), fan: make(chan *readFan, maxRound),
 	}
 	var err error
 	if r.split, err = lru.NewWithEvict(splitCacheSize, func(string, *splitState) { r.nSplit.Add(-1) }); err != nil {
@@ -95,6 +96,7 @@ func (r *router) start(ctx context.Context, goFunc func(func())) {
 		goFunc(func() { wl.run(ctx) })
 		goFunc(func() { rl.run(ctx) })
 	}
+	goFunc(func() { r.fanOut(ctx) })
 }
 
 // nextID returns a request id unique to this coordinator process.
@@ -221,6 +223,7 @@ func (r *router) drain() {
 	for _, l := range r.writes {
 		l.failAll(nil)
 	}
+	r.emptyFan()
 }
 
 // orphans is called after a request went on shard i's queue. Once drain
@@ -241,8 +244,31 @@ func (r *router) emptyQueues(i int) {
 		select {
 		case q := <-r.writes[i].ch:
 			q.finish(i, 0, errShutdown)
+		default:
+			r.emptyReads(i)
+			return
+		}
+	}
+}
+
+// emptyReads answers every read queued for shard i with errShutdown.
+func (r *router) emptyReads(i int) {
+	for {
+		select {
 		case q := <-r.reads[i].ch:
 			q.done(i, nil, nil, errShutdown)
+		default:
+			return
+		}
+	}
+}
+
+// emptyFan answers every read waiting for a round with errShutdown.
+func (r *router) emptyFan() {
+	for {
+		select {
+		case q := <-r.fan:
+			q.done(nil, errShutdown)
 		default:
 			return
 		}
@@ -392,47 +418,112 @@ func (rr *readResult) total(i int) (total int64, exists bool, err error) {
 	return total, exists, nil
 }
 
-// read fans out to every shard in parallel, batched per shard, and calls
-// done once with every shard's partials. If any shard cannot answer, done
-// gets that shard's error: a partial sum is never passed off as the total.
+// readFan is one read waiting for a fan-out round.
+type readFan struct {
+	keys [][]byte
+	done func(*readResult, error)
+}
+
+// read asks every shard for the partials of keys and calls done once with
+// all of them. If any shard cannot answer, done gets that shard's error: a
+// partial sum is never passed off as the total.
 func (r *router) read(keys [][]byte, done func(*readResult, error)) {
+	if r.ctx.Err() != nil {
+		done(nil, errShutdown)
+		return
+	}
+	select {
+	case r.fan <- &readFan{keys: keys, done: done}:
+		if r.stopped.Load() {
+			r.emptyFan() // see orphans
+		}
+	case <-r.ctx.Done():
+		done(nil, errShutdown)
+	}
+}
+
+// fanOut runs the reads in rounds. A round takes every read queued while
+// the last one was out and asks each shard once, through its read lane, for
+// all their keys; the shards answer in parallel. Each read is answered when
+// every shard has. So concurrent GETs share one round on each shard,
+// instead of each lane starting a round of its own as soon as it is free,
+// with whatever few reads came since. With 50 clients on one key a shard's
+// round then carried 18-20 GETs instead of 11-15, and a GET cost the
+// coordinator and the shards 16-19% less CPU (bench/README.md).
+func (r *router) fanOut(ctx context.Context) {
+	reqs := make([]*readFan, 0, maxRound)
+	for {
+		select {
+		case <-ctx.Done():
+			r.emptyFan()
+			return
+		case q := <-r.fan:
+			reqs = append(reqs[:0], q)
+		}
+		nkeys := len(reqs[0].keys)
+	drain:
+		for nkeys < maxRound {
+			select {
+			case q := <-r.fan:
+				reqs = append(reqs, q)
+				nkeys += len(q.keys)
+			default:
+				break drain
+			}
+		}
+		r.readRound(ctx, reqs, nkeys)
+		clear(reqs)
+	}
+}
+
+// readRound asks every shard for the keys of reqs, nkeys in all, waits for
+// all of them and answers each read.
+func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
+	keys := reqs[0].keys
+	if len(reqs) > 1 {
+		keys = make([][]byte, 0, nkeys)
+		for _, q := range reqs {
+			keys = append(keys, q.keys...)
+		}
+	}
 	n := len(r.shards)
-	rr := &readResult{partials: make([][]int64, n), found: make([][]bool, n)}
-	var (
-		mu        sync.Mutex
-		remaining = n
-		firstErr  error
-	)
-	for _, rl := range r.reads {
-		req := &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
-			mu.Lock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			rr.partials[shard], rr.found[shard] = partials, found
-			remaining--
-			last := remaining == 0
-			mu.Unlock()
-			if !last {
-				return
-			}
-			if firstErr != nil {
-				done(nil, firstErr)
-				return
-			}
-			r.observe(keys, rr)
-			done(rr, nil)
+	all := readResult{partials: make([][]int64, n), found: make([][]bool, n)}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i, rl := range r.reads {
+		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
+			all.partials[shard], all.found[shard], errs[shard] = partials, found, err
+			wg.Done()
 		}}
-		if r.ctx.Err() != nil {
-			req.done(rl.sc.idx, nil, nil, errShutdown)
+		if ctx.Err() != nil {
+			// The lane may have stopped already, and then nothing else
+			// answers what is queued for it.
+			r.emptyReads(i)
+		}
+	}
+	wg.Wait()
+	var err error
+	for _, e := range errs {
+		if e != nil {
+			err = e
+			break
+		}
+	}
+	off := 0
+	for _, q := range reqs {
+		k := len(q.keys)
+		if err != nil {
+			q.done(nil, err)
 			continue
 		}
-		select {
-		case rl.ch <- req:
-			r.orphans(rl.sc.idx)
-		case <-r.ctx.Done():
-			req.done(rl.sc.idx, nil, nil, errShutdown)
+		rr := &readResult{partials: make([][]int64, n), found: make([][]bool, n)}
+		for s := range n {
+			rr.partials[s], rr.found[s] = all.partials[s][off:off+k], all.found[s][off:off+k]
 		}
+		off += k
+		r.observe(q.keys, rr)
+		q.done(rr, nil)
 	}
 }
 
