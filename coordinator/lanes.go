@@ -405,10 +405,12 @@ type readReq struct {
 	done func(shard int, partials []int64, found []bool, err error)
 }
 
-// readLane asks one shard for the keys of each round of router.fanOut:
-// every request queued during a round goes out as one SC.GET with all
-// their keys, up to cmdBytes of keys (or one request, however big; see
-// writeLane.round).
+// readLane asks one shard for the keys of each round of router.fanOut, one
+// request a round, as SC.GETs of at most cmdBytes of keys each (see
+// shardConn.partials). It would also batch several queued requests into one
+// SC.GET, up to cmdBytes of keys (or one request, however big; see
+// writeLane.round), but fanOut sends the next only once this one is
+// answered.
 type readLane struct {
 	sc       *shardConn
 	r        *router

@@ -82,7 +82,8 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 // GETs that queue while a read round is out, waiting for a slow shard, go
 // out together as the next round on every shard, the fast one included:
 // one SC.GET each, not one for each GET that came while the fast shard's
-// lane was free. Each still gets its own total.
+// lane was free. Each still gets its own totals, also an MGET that
+// repeats a key and shares keys with the GETs around it.
 func TestQueuedGetsShareOneRound(t *testing.T) {
 	back := newTestCluster(t, 2)
 	slow := newFreezer(t, back.addrs[0].Addr)
@@ -114,15 +115,21 @@ func TestQueuedGetsShareOneRound(t *testing.T) {
 	go func() { first <- tc.client.Get(ctx, "first").Err() }()
 	time.Sleep(200 * time.Millisecond) // its round is held by the slow shard
 	type result struct {
-		i   int
-		v   int64
-		err error
+		i    int
+		vals []any
+		err  error
 	}
 	res := make(chan result, keys)
 	for i, c := range clients {
 		go func() {
-			v, err := c.Get(ctx, fmt.Sprintf("k%d", i)).Int64()
-			res <- result{i, v, err}
+			k := fmt.Sprintf("k%d", i)
+			if i%4 == 3 { // k3 k0 missing k3, ...
+				vals, err := c.MGet(ctx, k, "k0", "missing", k).Result()
+				res <- result{i, vals, err}
+				return
+			}
+			v, err := c.Get(ctx, k).Result()
+			res <- result{i, []any{v}, err}
 		}()
 		time.Sleep(10 * time.Millisecond) // one at a time: a free lane would send each alone
 	}
@@ -132,12 +139,66 @@ func TestQueuedGetsShareOneRound(t *testing.T) {
 		t.Fatalf("GET first: %v, want nil", err)
 	}
 	for range keys {
-		if r := <-res; r.err != nil || r.v != int64(r.i+1) {
-			t.Errorf("GET k%d: %d, %v; want %d", r.i, r.v, r.err, r.i+1)
+		r := <-res
+		own := strconv.Itoa(r.i + 1)
+		want := []any{own}
+		if r.i%4 == 3 {
+			want = []any{own, "1", nil, own}
+		}
+		if r.err != nil || !slices.Equal(r.vals, want) {
+			t.Errorf("read %d: %v, %v; want %v", r.i, r.vals, r.err, want)
 		}
 	}
 	if got := fast.gets.Load() - before; got != 2 {
 		t.Errorf("the fast shard got %d SC.GETs for the held GET and the %d queued behind it, want 2", got, keys)
+	}
+}
+
+// When a shard fails during a read round, every read of that round and of
+// the round queued behind it fails: none is answered with the partials of
+// the other shards alone (invariant 4).
+func TestShardFailingMidRoundFailsEveryReadOfIt(t *testing.T) {
+	tc, fz, _ := frozenCluster(t, 2, 2*time.Second, 4*time.Second)
+	ctx := t.Context()
+	const reads = 6
+	for i := range reads {
+		if err := tc.client.IncrBy(ctx, fmt.Sprintf("k%d", i), int64(i+1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clients := make([]*redis.Client, reads)
+	for i := range clients {
+		clients[i] = tc.newClient(redis.Options{MaxRetries: -1})
+		if err := clients[i].Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fz.frozen.Store(true)
+	res := make(chan error, reads)
+	for i, c := range clients {
+		go func() {
+			v, err := c.Get(ctx, fmt.Sprintf("k%d", i)).Result()
+			if err == nil {
+				err = fmt.Errorf("answered %s", v)
+			}
+			res <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // the first holds a round, the rest queue behind it
+	}
+	time.Sleep(200 * time.Millisecond)
+	fz.ln.Close()
+	fz.mu.Lock()
+	for _, c := range fz.conns {
+		c.Close()
+	}
+	fz.mu.Unlock()
+	fz.frozen.Store(false)
+	for range reads {
+		if err := <-res; err == redis.Nil || strings.HasPrefix(err.Error(), "answered") {
+			t.Errorf("a GET with shard s1 gone: %v, want an error", err)
+		} else {
+			t.Logf("GET: %v", err)
+		}
 	}
 }
 

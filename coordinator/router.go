@@ -492,6 +492,8 @@ func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 	var wg sync.WaitGroup
 	wg.Add(n)
 	for i, rl := range r.reads {
+		// fanOut is the only sender to the read lanes, one request a lane
+		// a round, so this never waits for room.
 		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
 			all.partials[shard], all.found[shard], errs[shard] = partials, found, err
 			wg.Done()
