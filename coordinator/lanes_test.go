@@ -79,6 +79,24 @@ func TestQueuedIncrementsShareOneRound(t *testing.T) {
 	}
 }
 
+// readers sets counters k0 ... k(n-1) to 1 ... n and returns n clients,
+// each already connected, so that each read goes out on a connection of
+// its own as soon as it is made. They do not retry.
+func readers(t *testing.T, tc *testCluster, n int) []*redis.Client {
+	t.Helper()
+	clients := make([]*redis.Client, n)
+	for i := range clients {
+		if err := tc.client.IncrBy(t.Context(), fmt.Sprintf("k%d", i), int64(i+1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = tc.newClient(redis.Options{MaxRetries: -1})
+		if err := clients[i].Ping(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return clients
+}
+
 // GETs that queue while a read round is out, waiting for a slow shard, go
 // out together as the next round on every shard, the fast one included:
 // one SC.GET each, not one for each GET that came while the fast shard's
@@ -96,18 +114,7 @@ func TestQueuedGetsShareOneRound(t *testing.T) {
 	tc.waitShard(1, true)
 	ctx := t.Context()
 	const keys = 20
-	for i := range keys {
-		if err := tc.client.IncrBy(ctx, fmt.Sprintf("k%d", i), int64(i+1)).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clients := make([]*redis.Client, keys)
-	for i := range clients {
-		clients[i] = tc.newClient(redis.Options{MaxRetries: -1})
-		if err := clients[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clients := readers(t, tc, keys)
 	before := fast.gets.Load()
 
 	slow.frozen.Store(true)
@@ -161,18 +168,7 @@ func TestShardFailingMidRoundFailsEveryReadOfIt(t *testing.T) {
 	tc, fz, _ := frozenCluster(t, 2, 2*time.Second, 4*time.Second)
 	ctx := t.Context()
 	const reads = 6
-	for i := range reads {
-		if err := tc.client.IncrBy(ctx, fmt.Sprintf("k%d", i), int64(i+1)).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clients := make([]*redis.Client, reads)
-	for i := range clients {
-		clients[i] = tc.newClient(redis.Options{MaxRetries: -1})
-		if err := clients[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clients := readers(t, tc, reads)
 	fz.frozen.Store(true)
 	res := make(chan error, reads)
 	for i, c := range clients {
