@@ -405,27 +405,13 @@ type readReq struct {
 	done func(shard int, partials []int64, found []bool, err error)
 }
 
-// readLane asks one shard for the keys of each round of router.fanOut, one
-// request a round, as SC.GETs of at most cmdBytes of keys each (see
-// shardConn.partials). It would also batch several queued requests into one
-// SC.GET, up to cmdBytes of keys (or one request, however big; see
-// writeLane.round), but fanOut sends the next only once this one is
-// answered.
+// readLane asks one shard for the keys of each round of router.fanOut: one
+// request a round, each distinct key once, in SC.GETs of at most cmdBytes
+// of keys each (see shardConn.partials).
 type readLane struct {
-	sc       *shardConn
-	r        *router
-	ch       chan *readReq
-	maxBatch int
-	next     *readReq // taken from ch but over the last round's size: the next round's first
-}
-
-// keysBytes is about what keys add to an SC.GET on the wire.
-func keysBytes(keys [][]byte) int {
-	n := 0
-	for _, k := range keys {
-		n += keyBytes(k)
-	}
-	return n
+	sc *shardConn
+	r  *router
+	ch chan *readReq // fanOut's request for this round
 }
 
 // keyBytes is about what one key adds to an SC.GET or SC.DEL on the wire:
@@ -433,76 +419,43 @@ func keysBytes(keys [][]byte) int {
 func keyBytes(k []byte) int { return len(k) + 16 }
 
 func (l *readLane) run(ctx context.Context) {
-	reqs := make([]*readReq, 0, l.maxBatch)
 	for {
-		reqs = reqs[:0]
-		if l.next != nil {
-			reqs, l.next = append(reqs, l.next), nil
-		} else {
-			select {
-			case <-ctx.Done():
-				l.r.emptyQueues(l.sc.idx)
-				return
-			case q := <-l.ch:
-				reqs = append(reqs, q)
-			}
+		select {
+		case <-ctx.Done():
+			l.r.emptyQueues(l.sc.idx)
+			return
+		case q := <-l.ch:
+			l.round(ctx, q)
 		}
-		nkeys, size := len(reqs[0].keys), keysBytes(reqs[0].keys)
-	drain:
-		for len(reqs) < l.maxBatch && nkeys < l.maxBatch {
-			select {
-			case q := <-l.ch:
-				s := keysBytes(q.keys)
-				if size+s > l.sc.cmdBytes {
-					l.next = q
-					break drain
-				}
-				reqs = append(reqs, q)
-				nkeys += len(q.keys)
-				size += s
-			default:
-				break drain
-			}
-		}
-		l.round(ctx, reqs, nkeys)
 	}
 }
 
-func (l *readLane) round(ctx context.Context, reqs []*readReq, nkeys int) {
+func (l *readLane) round(ctx context.Context, q *readReq) {
 	// Each distinct key is asked for once: many clients reading one hot
 	// counter cost the shard one lookup a round.
-	keys := make([][]byte, 0, nkeys)
-	at := make([]int, 0, nkeys) // for each requested key in order, its index in keys
-	index := make(map[string]int, nkeys)
-	for _, q := range reqs {
-		for _, k := range q.keys {
-			i, ok := index[string(k)]
-			if !ok {
-				i = len(keys)
-				index[string(k)] = i
-				keys = append(keys, k)
-			}
-			at = append(at, i)
+	keys := make([][]byte, 0, len(q.keys))
+	at := make([]int, 0, len(q.keys)) // for each requested key in order, its index in keys
+	index := make(map[string]int, len(q.keys))
+	for _, k := range q.keys {
+		i, ok := index[string(k)]
+		if !ok {
+			i = len(keys)
+			index[string(k)] = i
+			keys = append(keys, k)
 		}
+		at = append(at, i)
 	}
 	partials, found, err := l.sc.partials(ctx, keys) // fails at once while the shard is down
 	if err != nil {
-		for _, q := range reqs {
-			q.done(l.sc.idx, nil, nil, err)
-		}
+		q.done(l.sc.idx, nil, nil, err)
 		return
 	}
-	if len(keys) < nkeys {
-		all, allFound := make([]int64, nkeys), make([]bool, nkeys)
+	if len(keys) < len(q.keys) {
+		all, allFound := make([]int64, len(q.keys)), make([]bool, len(q.keys))
 		for j, i := range at {
 			all[j], allFound[j] = partials[i], found[i]
 		}
 		partials, found = all, allFound
 	}
-	off := 0
-	for _, q := range reqs {
-		n := len(q.keys)
-		q.done(l.sc.idx, partials[off:off+n], found[off:off+n], nil)
-		off += n
-	}
+	q.done(l.sc.idx, partials, found, nil)
 }

@@ -83,7 +83,7 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 		// The queue holds four rounds: room for the rerouted rounds of a
 		// failed shard without a goroutine per request (see route).
 		r.writes = append(r.writes, &writeLane{sc: sc, r: r, ch: make(chan *writeReq, 4*maxRound), maxBatch: maxRound, byKey: map[string]*group{}})
-		r.reads = append(r.reads, &readLane{sc: sc, r: r, ch: make(chan *readReq, maxRound), maxBatch: maxRound})
+		r.reads = append(r.reads, &readLane{sc: sc, r: r, ch: make(chan *readReq, 1)})
 	}
 	return r, nil
 }
@@ -493,7 +493,7 @@ func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 	wg.Add(n)
 	for i, rl := range r.reads {
 		// fanOut is the only sender to the read lanes, one request a lane
-		// a round, so this never waits for room.
+		// a round, so this never waits for room (the queue holds one).
 		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
 			all.partials[shard], all.found[shard], errs[shard] = partials, found, err
 			wg.Done()
