@@ -60,7 +60,7 @@ type Server struct {
 	respLn   net.Listener
 	httpLn   net.Listener
 	httpSrv  *http.Server
-	respSrv  *redcon.Server
+	respSrv  *resp.ConnServer
 	shutdown bool
 	stopped  chan struct{} // closed once Shutdown has finished
 }
@@ -165,7 +165,7 @@ func (s *Server) Start() error {
 			httpLn = tls.NewListener(httpLn, tlsCfg)
 		}
 	}
-	respSrv := redcon.NewServer("", s.drain.Wrap(s.serveRESP), s.accept, s.closed)
+	respSrv := resp.NewConnServer(s.drain.Wrap(s.serveRESP), s.accept, s.closed)
 	if s.cfg.IdleTimeout > 0 {
 		respSrv.SetIdleClose(s.cfg.IdleTimeout)
 	}
@@ -334,7 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.waitDrained(ctx, time.Second)
 	if respSrv != nil {
-		// Close the listener ourselves: redcon's Close only says "not
+		// Close the listener ourselves: the server's Close only says "not
 		// serving" when the Serve goroutine has not started yet, and that
 		// Serve would then run on. A closed listener stops it either way.
 		if err := respLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -48,6 +48,29 @@ func BenchmarkRedconParsePipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkCmdReaderPipeline measures the server's own reader (cmdReader)
+// on the same pipeline.
+func BenchmarkCmdReaderPipeline(b *testing.B) {
+	var raw []byte
+	for i := 0; i < 16; i++ {
+		raw = redcon.AppendArray(raw, 2)
+		raw = redcon.AppendBulkString(raw, "INCR")
+		raw = redcon.AppendBulkString(raw, "counter:__rand_int__")
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	src := &onceReader{}
+	rd := &cmdReader{rd: src}
+	var cmds []redcon.Command
+	for i := 0; i < b.N; i++ {
+		src.b = raw
+		var err error
+		if cmds, err = rd.next(cmds[:0]); err != nil || len(cmds) != 16 {
+			b.Fatalf("%d commands, %v", len(cmds), err)
+		}
+	}
+}
+
 type onceReader struct{ b []byte }
 
 func (r *onceReader) Read(p []byte) (int, error) {

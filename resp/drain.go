@@ -24,8 +24,8 @@ func (d *Drain) Wrap(h func(redcon.Conn, redcon.Command)) func(redcon.Conn, redc
 		defer d.inflight.Add(-1)
 		h(c, cmd)
 		if d.draining.Load() {
-			if w := redcon.BaseWriter(c); w != nil {
-				w.Flush()
+			if f, ok := c.(interface{ Flush() error }); ok {
+				f.Flush()
 			}
 		}
 	}

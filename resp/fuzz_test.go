@@ -35,7 +35,7 @@ func fuzzAddr(t *testing.T) string {
 		}
 		m := fuzzMux()
 		gl := GuardListener(NewLimitListener(ln, fuzzLimits), Guard{Protected: true, MaxClients: 256})
-		srv := redcon.NewServer("", m.ServeRESP, func(c redcon.Conn) bool {
+		srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
 			c.SetContext(m.NewSession(c.RemoteAddr()))
 			return true
 		}, nil)

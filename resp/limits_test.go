@@ -305,7 +305,7 @@ func serveLimited(t *testing.T, lim Limits, g Guard) (string, *GuardedListener) 
 	gl := GuardListener(NewLimitListener(ln, lim), g)
 	m := NewMux("")
 	RegisterConnCommands(m, Server{Version: "test", Role: "master"})
-	srv := redcon.NewServer("", m.ServeRESP, func(c redcon.Conn) bool {
+	srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
 		c.SetContext(m.NewSession(c.RemoteAddr()))
 		return true
 	}, nil)

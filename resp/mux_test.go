@@ -33,7 +33,7 @@ func serveMux(t *testing.T, m *Mux) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := redcon.NewServer("", m.ServeRESP, func(c redcon.Conn) bool {
+	srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
 		c.SetContext(m.NewSession(c.RemoteAddr()))
 		return true
 	}, nil)
@@ -45,7 +45,7 @@ func serveMux(t *testing.T, m *Mux) string {
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			t.Error("redcon server did not stop")
+			t.Error("server did not stop")
 		}
 	})
 	return ln.Addr().String()

@@ -112,7 +112,7 @@ func (s *Server) serve() error {
 		"sync", s.cfg.Sync, "auth", s.cfg.Password != "", "cache_entries", s.cfg.CacheEntries,
 		"dedup_window", s.cfg.DedupWindow.String(), "max_request_bytes", s.cfg.MaxRequestBytes,
 		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients, "protected_mode", s.cfg.ProtectedMode)
-	srv := redcon.NewServer("", s.drain.Wrap(s.mux.ServeRESP),
+	srv := resp.NewConnServer(s.drain.Wrap(s.mux.ServeRESP),
 		func(c redcon.Conn) bool {
 			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
 			return true
