@@ -161,6 +161,13 @@ func TestCmdReaderMalformed(t *testing.T) {
 		{ping + "*1\r\n$x\r\n", "invalid bulk length"},
 		{ping + "*1\r\n$-1\r\n", "invalid bulk length"},
 		{ping + "*1\r\n$4\r\nPINGPONG\r\n", "invalid bulk length"},
+		// Lengths are read as Redis reads them.
+		{ping + "*+1\r\n$4\r\nPING\r\n", "invalid multibulk length"},
+		{ping + "*01\r\n$4\r\nPING\r\n", "invalid multibulk length"},
+		{ping + "*-0\r\n", "invalid multibulk length"},
+		{ping + "*1\r\n$+4\r\nPING\r\n", "invalid bulk length"},
+		{ping + "*1\r\n$04\r\nPING\r\n", "invalid bulk length"},
+		{ping + "*1\r\n$-0\r\n\r\n", "invalid bulk length"},
 		{ping + `ECHO "hi` + "\r\n", "unbalanced quotes in request"},
 	} {
 		rd := &cmdReader{rd: bytes.NewReader([]byte(tc.in))}

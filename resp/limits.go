@@ -196,8 +196,8 @@ func (c *limitConn) Write(p []byte) (int, error) {
 // framer follows the RESP request stream as redcon parses it (multibulk
 // "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n", or an inline line) and
 // refuses a bulk length over maxBulk or a multibulk count over
-// MaxMultibulkLen at its header. Lengths are read as redcon reads them
-// (strconv.Atoi: an optional sign, decimal digits, leading zeros allowed).
+// MaxMultibulkLen at its header. Lengths are read as Redis reads them:
+// decimal digits, without a '+' or a leading zero.
 //
 // It also refuses, with redcon's words (which are Redis'), what redcon would
 // refuse in a multibulk command: a malformed count or length, a negative
@@ -366,8 +366,9 @@ func (f *framer) quickCommand(p []byte) int {
 	return i
 }
 
-// quickLength reads 1 to 12 digits and a CRLF at p[i:], and returns their
-// value and the offset after the CRLF; -1 when p[i:] does not begin so.
+// quickLength reads 1 to 12 digits, without a leading zero, and a CRLF at
+// p[i:], and returns their value and the offset after the CRLF; -1 when
+// p[i:] does not begin so.
 func quickLength(p []byte, i int) (v, next int) {
 	start := i
 	for ; i < len(p) && '0' <= p[i] && p[i] <= '9'; i++ {
@@ -376,7 +377,7 @@ func quickLength(p []byte, i int) (v, next int) {
 		}
 		v = v*10 + int(p[i]-'0')
 	}
-	if i == start || i+1 >= len(p) || p[i] != '\r' || p[i+1] != '\n' {
+	if i == start || i+1 >= len(p) || p[i] != '\r' || p[i+1] != '\n' || (p[start] == '0' && i-start > 1) {
 		return -1, 0
 	}
 	return v, i + 2
@@ -451,7 +452,7 @@ func (f *framer) endHeader(end int64) error {
 				return nil
 			}
 		}
-		if malformed || f.neg || f.val == 0 {
+		if malformed || f.neg || f.val == 0 || !f.canonical() {
 			return ErrMalformed{Msg: "invalid multibulk length"}
 		}
 		if f.big || f.val > MaxMultibulkLen {
@@ -461,7 +462,7 @@ func (f *framer) endHeader(end int64) error {
 		f.state = frameBulkHead
 		return nil
 	}
-	if malformed || (f.neg && f.val != 0) {
+	if malformed || f.neg || !f.canonical() {
 		return ErrMalformed{Msg: "invalid bulk length"}
 	}
 	if f.big || f.val > int64(f.maxBulk) {
@@ -470,6 +471,21 @@ func (f *framer) endHeader(end int64) error {
 	f.skip = int(f.val) + 2
 	f.state = frameBulk
 	return nil
+}
+
+// canonical reports whether the header's number is written as Redis writes
+// integers, the only way it reads them (string2ll): no '+', and no leading
+// zero but in "0" itself. (A '-' is refused, or taken as an empty
+// command, by the caller.)
+func (f *framer) canonical() bool {
+	h := f.hdr[:f.hlen]
+	if len(h) > 0 && (h[0] == '+' || h[0] == '-') {
+		if h[0] == '+' {
+			return false
+		}
+		h = h[1:]
+	}
+	return f.digits <= 1 || len(h) == 0 || h[0] != '0'
 }
 
 // dropEmpty moves the bytes of p[:end] (p begins at stream offset base)

@@ -44,8 +44,8 @@ func TestFramerRefuses(t *testing.T) {
 	}{
 		{"*1\r\n$1000\r\n", ""},
 		{"*1\r\n$1001\r\n", "invalid bulk length 1001: larger than 1000 bytes"},
-		{"*1\r\n$+1001\r\n", "invalid bulk length +1001"},
-		{"*1\r\n$0001001\r\n", "invalid bulk length 0001001"},
+		{"*1\r\n$+1001\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$0001001\r\n", "Protocol error: invalid bulk length"},
 		{"*1\r\n$9223372036854775807\r\n", "invalid bulk length 9223372036854775807"},
 		{"*1\r\n$99999999999999999999999999999\r\n", "invalid bulk length 999999999999999999999999:"},
 		{"*1048576\r\n", ""},
@@ -78,8 +78,13 @@ func TestFramerRefuses(t *testing.T) {
 		{"*1\r\n$1\r\nab\r\n", "Protocol error: invalid bulk length"},
 		{"*1\r\n$1\r\na\r\r", "Protocol error: invalid bulk length"},
 		{"*1\r\nx99999999999\r\n", "Protocol error: expected '$', got 'x'"},
-		// "-0" is a valid zero length for redcon.
-		{"*2\r\n$-0\r\n\r\n$5000\r\n", "invalid bulk length 5000"},
+		{"*+1\r\n", "Protocol error: invalid multibulk length"},
+		{"*01\r\n", "Protocol error: invalid multibulk length"},
+		{"*1\r\n$-0\r\n\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$+4\r\nPING\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$04\r\nPING\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$00\r\n\r\n", "Protocol error: invalid bulk length"},
+		{"*1\r\n$0\r\n\r\n", ""},
 	} {
 		// Every split of the input into two reads gives the same answer.
 		for cut := 0; cut <= len(c.in); cut++ {
