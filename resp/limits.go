@@ -45,10 +45,9 @@ func LimitListener(ln net.Listener, maxBytes int) net.Listener {
 // never parses the offending bytes.
 //
 // That bounds the memory one connection can pin with an endless bulk
-// string, an unterminated line or a huge unanswered pipeline. It also keeps
-// lengths that redcon cannot handle away from it: redcon v1.6.4 panics on a
-// bulk length near the int64 maximum (an index overflows), which would end
-// the whole process, and spins on a huge multibulk count.
+// string, an unterminated line or a huge unanswered pipeline: the server's
+// reader (see ConnServer) buffers whatever a command needs, and relies on
+// this bound.
 func NewLimitListener(ln net.Listener, lim Limits) net.Listener {
 	if lim.MaxBulkBytes <= 0 || lim.MaxBulkBytes > lim.MaxRequestBytes {
 		lim.MaxBulkBytes = lim.MaxRequestBytes
@@ -193,22 +192,21 @@ func (c *limitConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// framer follows the RESP request stream as redcon parses it (multibulk
-// "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n", or an inline line) and
-// refuses a bulk length over maxBulk or a multibulk count over
-// MaxMultibulkLen at its header. Lengths are read as Redis reads them:
-// decimal digits, without a '+' or a leading zero.
+// framer follows the RESP request stream as the server's reader parses it
+// (multibulk "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n", or an
+// inline line; see cmdReader) and refuses a bulk length over maxBulk or a
+// multibulk count over MaxMultibulkLen at its header. Lengths are read as
+// Redis reads them: decimal digits, without a '+' or a leading zero.
 //
-// It also refuses, with redcon's words (which are Redis'), what redcon would
-// refuse in a multibulk command: a malformed count or length, a negative
-// length, a missing '$', a bulk string not followed by CRLF. Refused here
-// rather than by redcon, the commands before it in the same read are
-// answered first, as Redis does; redcon would drop them unanswered.
-// (Malformed inline commands are still left to redcon.)
+// It also refuses, in Redis' words, what the reader would refuse in a
+// multibulk command: a malformed count or length, a negative length, a
+// missing '$', a bulk string not followed by CRLF. The commands before it
+// in the same read are answered first, as Redis does. (Malformed inline
+// commands are left to the reader.)
 //
 // A count of 0 or less ("*0", "*-1") is an empty command, which Redis skips
-// without a reply and redcon refuses: the framer lists it (empty), and
-// limitConn takes it out of what redcon reads.
+// without a reply: the framer lists it (empty), and limitConn takes it out
+// of what the server reads.
 type framer struct {
 	maxBulk int
 	state   uint8
@@ -222,7 +220,7 @@ type framer struct {
 	digits int
 	val    int64
 	big    bool // val went past 1<<40: over any limit
-	bad    bool // not a number redcon accepts
+	bad    bool // not a number at all
 	lastCR bool
 	cut    int // see feed
 
@@ -316,7 +314,7 @@ func (f *framer) feed(p []byte) error {
 			}
 		case frameBulk:
 			if f.skip <= 2 {
-				// The CRLF after the bytes, as redcon checks it.
+				// The CRLF after the bytes.
 				if p[0] != "\r\n"[2-f.skip] {
 					f.cut = n - len(p)
 					return ErrMalformed{Msg: "invalid bulk length"}

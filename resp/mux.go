@@ -108,7 +108,7 @@ func (m *Mux) Lookup(name []byte) *Command {
 	return m.cmds[string(buf[:len(name)])]
 }
 
-// NewSession makes the state for a new connection. Call it from the redcon
+// NewSession makes the state for a new connection. Call it from the server's
 // accept callback and store the result with conn.SetContext.
 func (m *Mux) NewSession(addr string) *Session {
 	return &Session{ID: m.nextID.Add(1), Proto: 2, Authed: m.password == "", Addr: addr}
@@ -117,8 +117,9 @@ func (m *Mux) NewSession(addr string) *Session {
 // Password is the password AUTH checks against ("" when none is set).
 func (m *Mux) Password() string { return m.password }
 
-// ServeRESP is the redcon handler. It takes the rest of the pipeline that is
-// already read, so a whole pipeline is dispatched at once.
+// ServeRESP is the server's handler (see ConnServer). It takes the rest of
+// the pipeline that is already read, so a whole pipeline is dispatched at
+// once.
 func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
 	s, _ := conn.Context().(*Session)
 	if s == nil {
