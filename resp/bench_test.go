@@ -30,12 +30,7 @@ func BenchmarkParseIncr(b *testing.B) {
 // BenchmarkRedconParsePipeline measures redcon's reader on a 16-command
 // pipeline of INCRs, the shape redis-benchmark -P 16 sends.
 func BenchmarkRedconParsePipeline(b *testing.B) {
-	var raw []byte
-	for i := 0; i < 16; i++ {
-		raw = redcon.AppendArray(raw, 2)
-		raw = redcon.AppendBulkString(raw, "INCR")
-		raw = redcon.AppendBulkString(raw, "counter:__rand_int__")
-	}
+	raw := incrPipeline()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -51,12 +46,7 @@ func BenchmarkRedconParsePipeline(b *testing.B) {
 // BenchmarkCmdReaderPipeline measures the server's own reader (cmdReader)
 // on the same pipeline.
 func BenchmarkCmdReaderPipeline(b *testing.B) {
-	var raw []byte
-	for i := 0; i < 16; i++ {
-		raw = redcon.AppendArray(raw, 2)
-		raw = redcon.AppendBulkString(raw, "INCR")
-		raw = redcon.AppendBulkString(raw, "counter:__rand_int__")
-	}
+	raw := incrPipeline()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	src := &onceReader{}
@@ -69,6 +59,17 @@ func BenchmarkCmdReaderPipeline(b *testing.B) {
 			b.Fatalf("%d commands, %v", len(cmds), err)
 		}
 	}
+}
+
+// incrPipeline is 16 INCRs, the shape redis-benchmark -P 16 sends.
+func incrPipeline() []byte {
+	var raw []byte
+	for i := 0; i < 16; i++ {
+		raw = redcon.AppendArray(raw, 2)
+		raw = redcon.AppendBulkString(raw, "INCR")
+		raw = redcon.AppendBulkString(raw, "counter:__rand_int__")
+	}
+	return raw
 }
 
 type onceReader struct{ b []byte }
