@@ -106,9 +106,11 @@ func (s *ConnServer) Serve(ln net.Listener) error {
 }
 
 func (s *ConnServer) closeAll() {
+	// Outside the lock: a listener's Close may wait (GuardedListener lets
+	// its refusals finish), and connections that end meanwhile take it.
+	s.ln.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ln.Close()
 	for c := range s.conns {
 		c.nc.Close()
 	}
@@ -174,8 +176,8 @@ func (s *ConnServer) loop(c *conn) error {
 	}
 }
 
-// conn is one client connection. Only its goroutine uses it, but for
-// Close, which may come from another.
+// conn is one client connection. Only its goroutine uses it, handlers
+// included; another goroutine may only close nc (as Serve does on exit).
 type conn struct {
 	*redcon.Writer
 	nc       net.Conn
@@ -207,7 +209,9 @@ func (c *conn) NetConn() net.Conn              { return c.nc }
 func (c *conn) PeekPipeline() []redcon.Command { return c.pipeline }
 
 // ReadPipeline takes the commands of the same read that follow the one
-// being handled: the handler answers them, the server will not.
+// being handled: the handler answers them, the server will not. The slice
+// is the server's again once the handler returns; the commands in it stay
+// the handler's.
 func (c *conn) ReadPipeline() []redcon.Command {
 	cmds := c.pipeline
 	c.pipeline = nil
@@ -240,6 +244,3 @@ func (d *detachedConn) ReadCommand() (redcon.Command, error) {
 	d.pending = d.pending[1:]
 	return cmd, nil
 }
-
-// Flush writes the replies buffered so far.
-func (d *detachedConn) Flush() error { return d.conn.Flush() }

@@ -76,8 +76,8 @@ func TestConnServerAcceptAndClosedCallbacks(t *testing.T) {
 	first := dialTest(t, ln.Addr().String())
 	first.Do("PING")
 	refused := dialTest(t, ln.Addr().String())
-	if all, _ := readAll(refused.C); len(all) != 0 {
-		t.Fatalf("refused connection got %q", all)
+	if all, err := readAll(refused.C); err != nil || len(all) != 0 {
+		t.Fatalf("refused connection: got %q, %v; want it closed at once", all, err)
 	}
 	// The first client idles past the idle timeout: closed, with the
 	// timeout as the reason.
