@@ -46,6 +46,11 @@ const (
 	// A buffer that grew past this for a large command goes back to
 	// readBufBytes once it is empty, so an idle connection keeps little.
 	keptBufBytes = 64 << 10
+	// Likewise the scratch of a read that brought more commands than
+	// this (a big buffer full of tiny ones) is let go once they are
+	// taken: a read of 4 KiB, the usual buffer, brings fewer.
+	keptCommands = 256
+	keptMarks    = 8 * keptCommands
 )
 
 // next appends to dst the complete commands the reader has, reading from
@@ -214,6 +219,12 @@ func (r *cmdReader) take(dst []redcon.Command, used int) []redcon.Command {
 		dst = append(dst, redcon.Command{Raw: raw[c.from:c.to:c.to], Args: args[c.arg : c.arg+c.n : c.arg+c.n]})
 	}
 	r.start += used
+	if cap(r.found) > keptCommands {
+		r.found = nil
+	}
+	if cap(r.marks) > keptMarks {
+		r.marks = nil
+	}
 	return dst
 }
 

@@ -217,3 +217,30 @@ func TestCmdReaderShrinksAfterBigCommand(t *testing.T) {
 		t.Fatalf("buffer of %d bytes kept after the big command", len(rd.buf))
 	}
 }
+
+// The scratch of a read that brought many small commands (here a buffer
+// grown for a big one, then filled with them) is let go once they are
+// taken, as the buffer is.
+func TestCmdReaderLetsGoOfBigScratch(t *testing.T) {
+	stream := appendCommand(nil, [][]byte{[]byte("ECHO"), bytes.Repeat([]byte("x"), 1<<20)})
+	tiny := appendCommand(nil, bytes.Fields([]byte("A B C D E F G H I")))
+	for range 20000 {
+		stream = append(stream, tiny...)
+	}
+	rd := &cmdReader{rd: bytes.NewReader(stream)}
+	most := 0
+	for total := 0; total < 20001; {
+		cmds, err := rd.next(nil)
+		if err != nil {
+			t.Fatalf("after %d commands: %v", total, err)
+		}
+		total += len(cmds)
+		most = max(most, len(cmds))
+		if cap(rd.found) > keptCommands || cap(rd.marks) > keptMarks {
+			t.Fatalf("a read of %d commands left scratch for %d commands and %d marks", len(cmds), cap(rd.found), cap(rd.marks))
+		}
+	}
+	if most <= keptCommands {
+		t.Fatalf("the largest read brought %d commands: the test did not make the scratch grow", most)
+	}
+}

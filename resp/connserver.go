@@ -164,6 +164,9 @@ func (s *ConnServer) loop(c *conn) error {
 			s.handler(c, cmd)
 		}
 		clear(c.batch)
+		if cap(c.batch) > keptCommands {
+			c.batch = nil // as the reader lets its scratch go
+		}
 		if c.detached {
 			return errDetached
 		}
