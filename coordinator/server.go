@@ -217,13 +217,14 @@ func (s *Server) accept(c redcon.Conn) bool {
 	if s.drain.Draining() {
 		return false
 	}
-	c.SetContext(s.mux.NewSession(c.RemoteAddr()))
+	s.mux.Register(c)
 	s.metrics.clients.Inc()
 	s.clients.Add(1)
 	return true
 }
 
-func (s *Server) closed(redcon.Conn, error) {
+func (s *Server) closed(c redcon.Conn, _ error) {
+	s.mux.Unregister(c)
 	s.metrics.clients.Dec()
 	s.clients.Add(-1)
 }

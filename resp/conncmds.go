@@ -87,10 +87,12 @@ func (cc connCommands) hello(s *Session, args [][]byte) Reply {
 	if !s.Authed {
 		return ErrText("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
-	if setName {
-		s.Name = name
-	}
-	s.Proto = proto
+	s.set(func() {
+		if setName {
+			s.Name = name
+		}
+		s.Proto = proto
+	})
 	id := s.ID
 	return ReplyFunc(func(w Writer) {
 		w.WriteMapHeader(7)
@@ -177,7 +179,7 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		if !validClientName(args[2]) {
 			return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
 		}
-		s.Name = string(args[2])
+		s.set(func() { s.Name = string(args[2]) })
 		return OK
 	case "getname":
 		if len(args) != 2 {
@@ -205,18 +207,31 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		if !validClientName(args[3]) {
 			return ErrText("ERR " + string(args[2]) + " cannot contain spaces, newlines or special characters.")
 		}
-		if attr == "lib-name" {
-			s.LibName = string(args[3])
-		} else {
-			s.LibVer = string(args[3])
-		}
+		s.set(func() {
+			if attr == "lib-name" {
+				s.LibName = string(args[3])
+			} else {
+				s.LibVer = string(args[3])
+			}
+		})
 		return OK
 	case "info":
 		if len(args) != 2 {
 			return ErrText(WrongArity("client|info"))
 		}
-		return BulkString("id=" + FormatInt(s.ID) + " addr=" + s.Addr + " name=" + s.Name +
-			" db=0 resp=" + FormatInt(int64(s.Proto)) + " lib-name=" + s.LibName + " lib-ver=" + s.LibVer + "\n")
+		return clientInfo(s)
+	case "list":
+		return cc.clientList(args)
+	case "kill":
+		if len(args) < 3 {
+			return ErrText(WrongArity("client|kill"))
+		}
+		return cc.clientKill(s, args)
+	case "help":
+		if len(args) != 2 {
+			return ErrText(WrongArity("client|help"))
+		}
+		return helpReply(clientHelp)
 	}
 	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CLIENT HELP.")
 }
@@ -232,6 +247,8 @@ func (cc connCommands) command(s *Session, args [][]byte) Reply {
 		})
 	}
 	switch strings.ToLower(string(args[1])) {
+	case "help":
+		return helpReply(commandHelp)
 	case "count":
 		if len(args) != 2 {
 			return ErrText(WrongArity("command|count"))
@@ -286,6 +303,8 @@ func writeCommandInfo(w Writer, c *Command) {
 
 func (cc connCommands) config(s *Session, args [][]byte) Reply {
 	switch strings.ToLower(string(args[1])) {
+	case "help":
+		return helpReply(configHelp)
 	case "get":
 		if len(args) < 3 {
 			return ErrText(WrongArity("config|get"))
@@ -321,4 +340,33 @@ func (cc connCommands) config(s *Session, args [][]byte) Reply {
 		return OK
 	}
 	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CONFIG HELP.")
+}
+
+var commandHelp = []string{
+	"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"(no subcommand)",
+	"    Return details about all commands.",
+	"COUNT",
+	"    Return the total number of commands in this server.",
+	"LIST",
+	"    Return a list of all commands in this server.",
+	"INFO [<command-name> ...]",
+	"    Return details about multiple commands.",
+	"    If no command names are given, details for all commands are returned.",
+	"DOCS [<command-name> ...]",
+	"    Return documentation details about multiple commands (none here).",
+	"HELP",
+	"    Print this help.",
+}
+
+var configHelp = []string{
+	"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"GET <pattern>",
+	"    Return parameters matching the glob-like <pattern> and their values.",
+	"SET <directive> <value>",
+	"    Not supported: shardcounter is configured by its command-line flags.",
+	"RESETSTAT",
+	"    Accepted; there are no statistics to reset.",
+	"HELP",
+	"    Print this help.",
 }

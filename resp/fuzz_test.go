@@ -35,10 +35,7 @@ func fuzzAddr(t *testing.T) string {
 		}
 		m := fuzzMux()
 		gl := GuardListener(NewLimitListener(ln, fuzzLimits), Guard{Protected: true, MaxClients: 256})
-		srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
-			c.SetContext(m.NewSession(c.RemoteAddr()))
-			return true
-		}, nil)
+		srv := muxServer(m)
 		go srv.Serve(gl) // lives as long as the fuzzing process
 		fuzzServer.addr = ln.Addr().String()
 	})

@@ -302,10 +302,7 @@ func serveLimited(t *testing.T, lim Limits, g Guard) (string, *GuardedListener) 
 	gl := GuardListener(NewLimitListener(ln, lim), g)
 	m := NewMux("")
 	RegisterConnCommands(m, Server{Version: "test", Role: "master"})
-	srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
-		c.SetContext(m.NewSession(c.RemoteAddr()))
-		return true
-	}, nil)
+	srv := muxServer(m)
 	done := make(chan struct{})
 	go func() { srv.Serve(gl); close(done) }()
 	t.Cleanup(func() {

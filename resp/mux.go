@@ -1,8 +1,11 @@
 package resp
 
 import (
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tidwall/redcon"
 )
@@ -41,7 +44,10 @@ type Command struct {
 	Handler Handler
 }
 
-// Session is the state of one client connection.
+// Session is the state of one client connection. Only the connection's
+// own goroutine uses it, but for what CLIENT LIST and CLIENT KILL read from
+// another one: Proto, Name, LibName and LibVer are written under mu, and
+// the rest of what they read is set once or atomic.
 type Session struct {
 	ID      int64
 	Proto   int // 2 or 3
@@ -51,9 +57,23 @@ type Session struct {
 	LibVer  string
 	Addr    string
 
+	mu      sync.Mutex
+	laddr   string
+	nc      net.Conn // closed by CLIENT KILL; nil for a session of NewSession
+	created time.Time
+	lastAt  atomic.Int64            // when its last command was read, in Unix ns
+	lastCmd atomic.Pointer[Command] // that command, when it is known
+
 	quit    bool
 	pending []Reply
 	cmds    []redcon.Command
+}
+
+// set runs f, which changes fields that other connections read, under mu.
+func (s *Session) set(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
 }
 
 // Mux dispatches commands by name, checks arity and authentication, runs
@@ -63,6 +83,7 @@ type Mux struct {
 	names    []string
 	password string
 	nextID   atomic.Int64
+	clients  clientList
 }
 
 // NewMux returns an empty Mux. password, when not empty, is required through
@@ -108,10 +129,33 @@ func (m *Mux) Lookup(name []byte) *Command {
 	return m.cmds[string(buf[:len(name)])]
 }
 
-// NewSession makes the state for a new connection. Call it from the server's
-// accept callback and store the result with conn.SetContext.
+// NewSession makes the state for a connection that CLIENT LIST does not
+// show (see Register).
 func (m *Mux) NewSession(addr string) *Session {
-	return &Session{ID: m.nextID.Add(1), Proto: 2, Authed: m.password == "", Addr: addr}
+	s := &Session{ID: m.nextID.Add(1), Proto: 2, Authed: m.password == "", Addr: addr, created: time.Now()}
+	s.lastAt.Store(s.created.UnixNano())
+	return s
+}
+
+// Register makes the session of a new connection, stores it with
+// conn.SetContext and lists it for CLIENT LIST and CLIENT KILL. Call it
+// from the server's accept callback, and Unregister once the connection
+// has ended.
+func (m *Mux) Register(conn redcon.Conn) *Session {
+	s := m.NewSession(conn.RemoteAddr())
+	if nc := conn.NetConn(); nc != nil {
+		s.nc, s.laddr = nc, nc.LocalAddr().String()
+	}
+	conn.SetContext(s)
+	m.clients.add(s)
+	return s
+}
+
+// Unregister forgets the session of a connection that has ended.
+func (m *Mux) Unregister(conn redcon.Conn) {
+	if s, ok := conn.Context().(*Session); ok {
+		m.clients.remove(s)
+	}
 }
 
 // Password is the password AUTH checks against ("" when none is set).
@@ -129,9 +173,11 @@ func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
 	w := Writer{Conn: conn}
 	s.cmds = append(s.cmds[:0], first)
 	s.cmds = append(s.cmds, conn.ReadPipeline()...)
+	s.lastAt.Store(time.Now().UnixNano())
 	group := Serial
 	for _, cmd := range s.cmds {
 		c, r := m.dispatch(s, cmd.Args)
+		s.lastCmd.Store(c)
 		kind := Serial
 		if c != nil {
 			kind = c.Kind

@@ -26,6 +26,15 @@ func dialTest(t *testing.T, addr string) *resptest.Conn {
 	return resptest.Dial(t, addr, 10*time.Second)
 }
 
+// muxServer is a ConnServer for m that registers its clients, as the
+// shard and the coordinator do.
+func muxServer(m *Mux) *ConnServer {
+	return NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
+		m.Register(c)
+		return true
+	}, func(c redcon.Conn, _ error) { m.Unregister(c) })
+}
+
 // serveMux serves m on a loopback port until the test ends.
 func serveMux(t *testing.T, m *Mux) string {
 	t.Helper()
@@ -33,10 +42,7 @@ func serveMux(t *testing.T, m *Mux) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewConnServer(m.ServeRESP, func(c redcon.Conn) bool {
-		c.SetContext(m.NewSession(c.RemoteAddr()))
-		return true
-	}, nil)
+	srv := muxServer(m)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {

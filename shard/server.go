@@ -114,9 +114,9 @@ func (s *Server) serve() error {
 		"max_bulk_bytes", s.cfg.MaxBulkBytes, "maxclients", s.cfg.MaxClients, "protected_mode", s.cfg.ProtectedMode)
 	srv := resp.NewConnServer(s.drain.Wrap(s.mux.ServeRESP),
 		func(c redcon.Conn) bool {
-			c.SetContext(s.mux.NewSession(c.RemoteAddr()))
+			s.mux.Register(c)
 			return true
-		}, nil)
+		}, func(c redcon.Conn, _ error) { s.mux.Unregister(c) })
 	if s.cfg.IdleTimeout > 0 {
 		srv.SetIdleClose(s.cfg.IdleTimeout)
 	}
