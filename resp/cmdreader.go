@@ -3,8 +3,6 @@ package resp
 import (
 	"bytes"
 	"io"
-	"strconv"
-	"unsafe"
 
 	"github.com/tidwall/redcon"
 )
@@ -158,10 +156,9 @@ func (r *cmdReader) multibulk(p []byte, c *command) (int, error) {
 }
 
 // readLength reads the integer of a "<n>\r\n" header at p[at:], as Redis
-// reads it: decimal digits, an optional '-', no '+' and no leading zero
-// but in "0". next is just past its CRLF, or 0 when the line is not all
-// there; ok is false when it is not such an integer or its line ends in a
-// bare '\n'.
+// reads it (see ParseInt). next is just past its CRLF, or 0 when the line
+// is not all there; ok is false when it is not such an integer or its line
+// ends in a bare '\n'.
 func readLength(p []byte, at int) (n, next int, ok bool) {
 	nl := bytes.IndexByte(p[at:], '\n')
 	if nl < 0 {
@@ -172,13 +169,8 @@ func readLength(p []byte, at int) (n, next int, ok bool) {
 	if end == at || p[end-1] != '\r' {
 		return 0, next, false
 	}
-	num := p[at : end-1]
-	digits := bytes.TrimPrefix(num, []byte{'-'})
-	if len(digits) == 0 || digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && len(num) > 1) {
-		return 0, next, false
-	}
-	n, err := strconv.Atoi(unsafe.String(unsafe.SliceData(num), len(num)))
-	return n, next, err == nil
+	v, ok := ParseInt(p[at : end-1])
+	return int(v), next, ok
 }
 
 // scanInline reads the inline command at p[at:] up to its '\n'. A line of

@@ -439,8 +439,7 @@ func (f *framer) endHeader(end int64) error {
 			// Redis skips a count of 0 or less, written as it writes
 			// integers: "0", or '-' and digits without leading zeros,
 			// within int64. "-0", "+0" and "00" it refuses.
-			shown := f.shown()
-			if v, err := strconv.ParseInt(shown, 10, 64); err == nil && strconv.FormatInt(v, 10) == shown {
+			if _, ok := ParseInt([]byte(f.shown())); ok {
 				if k := len(f.empty) - 1; k >= 0 && f.empty[k].to == f.start {
 					f.empty[k].to = end // empty commands in a row are one span
 				} else {
