@@ -106,4 +106,14 @@ func TestRedisCLI(t *testing.T) {
 	if out := redisCLI(t, c.addr, "GET", "global_likes"); out != "11" {
 		t.Fatalf("the error changed the counter: GET %q, want 11", out)
 	}
+
+	// CLIENT LIST: on the coordinator, redis-cli itself (rdb's
+	// connections idle in its pool are listed too); on a shard, the
+	// coordinator's connection.
+	if out := redisCLI(t, c.addr, "CLIENT", "LIST"); !strings.Contains(out, " cmd=client ") || !strings.Contains(out, " laddr="+c.addr+" ") {
+		t.Fatalf("redis-cli CLIENT LIST on the coordinator: %q", out)
+	}
+	if out := redisCLI(t, c.shards[0].addr, "CLIENT", "LIST"); !strings.Contains(out, " name=shardcounter-coordinator ") {
+		t.Fatalf("redis-cli CLIENT LIST on shard %s shows no coordinator: %q", c.shards[0].id, out)
+	}
 }
