@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linxGnu/grocksdb"
+
 	"github.com/shardcounter/shardcounter/resp"
 )
 
@@ -62,3 +64,57 @@ func BenchmarkApplyManyKeys(b *testing.B)          { benchWriter(b, 64, 100000, 
 func BenchmarkApplyMillionKeys(b *testing.B)       { benchWriter(b, 256, 1000000, false) }
 func BenchmarkApplyManyKeysUnbatched(b *testing.B) { benchWriter(b, 1, 100000, false) }
 func BenchmarkApplyManyKeysSync(b *testing.B)      { benchWriter(b, 64, 100000, true) }
+
+// BenchmarkReadPartials reads the partials of 100 stored counters, as one
+// SC.GET of 100 keys does: in one MultiGet, and for comparison one read a
+// key.
+func BenchmarkReadPartials(b *testing.B) {
+	cfg := DefaultConfig()
+	st, err := openStore(b.TempDir(), "s1", false, cfg.BlockCacheBytes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close()
+	const stored, asked = 100000, 100
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for i := range stored {
+		wb.Put(counterKey(nil, fmt.Appendf(nil, "counter:%d", i)), encodeInt(nil, int64(i)))
+	}
+	if err := st.write(wb); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([][]byte, asked)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "counter:%d", i*(stored/asked))
+	}
+	check := func(i int, v int64, ok bool) {
+		if want := int64(i * (stored / asked)); !ok || v != want {
+			b.Fatalf("%s: %d, %v; want %d", keys[i], v, ok, want)
+		}
+	}
+	b.Run("MultiGet", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			vals, found, err := st.partials(keys)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range keys {
+				check(i, vals[i], found[i])
+			}
+		}
+	})
+	b.Run("PerKey", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i, k := range keys {
+				v, ok, err := st.partial(k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				check(i, v, ok)
+			}
+		}
+	})
+}

@@ -16,12 +16,9 @@ func (s *Server) scGet(_ *resp.Session, args [][]byte) resp.Reply {
 	if err := s.checkShard(c.Shard); err != nil {
 		return resp.Err(err)
 	}
-	vals := make([]int64, len(c.Keys))
-	found := make([]bool, len(c.Keys))
-	for i, k := range c.Keys {
-		if vals[i], found[i], err = s.st.partial(k); err != nil {
-			return resp.Err(err)
-		}
+	vals, found, err := s.st.partials(c.Keys)
+	if err != nil {
+		return resp.Err(err)
 	}
 	return resp.ReplyFunc(func(w resp.Writer) {
 		w.WriteArray(len(vals))

@@ -330,6 +330,47 @@ func (s *store) partial(key []byte) (v int64, ok bool, err error) {
 	return s.getInt(counterKey(buf[:0], key))
 }
 
+// partials reads the committed partials of keys: one RocksDB MultiGet for
+// them all, rather than a call into RocksDB per key. found[i] is false
+// where there is none.
+func (s *store) partials(keys [][]byte) (vals []int64, found []bool, err error) {
+	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
+	if len(keys) == 1 {
+		vals[0], found[0], err = s.partial(keys[0])
+		return vals, found, err
+	}
+	size := 0
+	for _, k := range keys {
+		size += 9 + len(k)
+	}
+	buf := make([]byte, 0, size)
+	dbKeys := make([][]byte, len(keys))
+	for i, k := range keys {
+		from := len(buf)
+		buf = counterKey(buf, k)
+		dbKeys[i] = buf[from:]
+	}
+	if !s.read() {
+		return nil, nil, errClosed
+	}
+	defer s.mu.RUnlock()
+	got, err := s.db.MultiGet(s.ro, dbKeys...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+	}
+	defer got.Destroy()
+	for i, v := range got {
+		if !v.Exists() {
+			continue
+		}
+		if vals[i], err = decodeInt(v.Data()); err != nil {
+			return nil, nil, err
+		}
+		found[i] = true
+	}
+	return vals, found, nil
+}
+
 // scan lists up to count keys at or after KeyHash position cursor that match
 // pattern (all when match is nil). next is the position to resume at, or 0
 // at the end.

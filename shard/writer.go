@@ -231,7 +231,7 @@ func (w *writer) load(batch []*op) error {
 			return
 		}
 		w.loaded[string(key)] = loadedValue{} // placeholder, filled below
-		missing = append(missing, counterKey(nil, key))
+		missing = append(missing, key)
 	}
 	for _, o := range batch {
 		switch o.kind {
@@ -246,20 +246,12 @@ func (w *writer) load(batch []*op) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	vals, err := w.st.db.MultiGet(w.st.ro, missing...)
+	vals, found, err := w.st.partials(missing)
 	if err != nil {
-		return fmt.Errorf("%w: %v", resp.ErrStorage, err)
+		return err
 	}
-	defer vals.Destroy()
-	for i, val := range vals {
-		l := loadedValue{}
-		if val.Exists() {
-			if l.v, err = decodeInt(val.Data()); err != nil {
-				return err
-			}
-			l.exists = true
-		}
-		w.loaded[string(missing[i][9:])] = l
+	for i, key := range missing {
+		w.loaded[string(key)] = loadedValue{v: vals[i], exists: found[i]}
 	}
 	return nil
 }
