@@ -90,8 +90,12 @@ func TestClientList(t *testing.T) {
 		t.Errorf("CLIENT INFO %q does not match its CLIENT LIST line %v", info, first)
 	}
 
-	if got := clientLines(t, a, "ID", FormatInt(bID), "999999"); len(got) != 1 || got[0]["id"] != FormatInt(bID) {
+	if got := clientLines(t, a, "ID", FormatInt(bID), "999999", "0"); len(got) != 1 || got[0]["id"] != FormatInt(bID) {
 		t.Errorf("CLIENT LIST ID %d: %v", bID, got)
+	}
+	// As in Redis, in the order given.
+	if got := clientLines(t, a, "ID", FormatInt(bID), FormatInt(aID)); len(got) != 2 || got[0]["id"] != FormatInt(bID) || got[1]["id"] != FormatInt(aID) {
+		t.Errorf("CLIENT LIST ID %d %d: %v", bID, aID, got)
 	}
 	if got := clientLines(t, a, "TYPE", "normal"); len(got) != 2 {
 		t.Errorf("CLIENT LIST TYPE normal: %v", got)
@@ -100,10 +104,10 @@ func TestClientList(t *testing.T) {
 		t.Errorf("CLIENT LIST TYPE pubsub: %v", got)
 	}
 	a.Expect(resptest.Err("ERR Unknown client type 'frob'"), "CLIENT", "LIST", "TYPE", "frob")
-	a.Expect(resptest.Err("ERR Invalid client ID"), "CLIENT", "LIST", "ID", "x")
-	a.Expect(resptest.Err("ERR Invalid client ID"), "CLIENT", "LIST", "ID", "0")
+	a.Expect(resptest.Err("ERR Invalid client ID"), "CLIENT", "LIST", "ID", "1", "x")
 	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "ID")
 	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "frob")
+	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "TYPE", "normal", "ID", "1")
 
 	// A client that has left is no longer listed.
 	b.C.Close()
@@ -118,12 +122,16 @@ func TestClientKill(t *testing.T) {
 	admin := dialTest(t, addr)
 	adminID := admin.Do("CLIENT", "ID").(int64)
 
-	// By id: the count of clients closed, and the client is closed.
+	// By id: the count of clients closed, and the client is closed. It
+	// leaves the list at once.
 	victim := dialTest(t, addr)
 	id := victim.Do("CLIENT", "ID").(int64)
 	admin.Expect(int64(1), "CLIENT", "KILL", "ID", FormatInt(id))
-	waitClosed(t, victim, "CLIENT KILL ID")
 	admin.Expect(int64(0), "CLIENT", "KILL", "ID", FormatInt(id))
+	if got := clientLines(t, admin, "ID", FormatInt(id)); len(got) != 0 {
+		t.Fatalf("a killed client still listed: %v", got)
+	}
+	waitClosed(t, victim, "CLIENT KILL ID")
 
 	// By address, in the old form (OK) and the new one (a count).
 	victim = dialTest(t, addr)
@@ -144,7 +152,13 @@ func TestClientKill(t *testing.T) {
 	waitClosed(t, other, "CLIENT KILL LADDR")
 	admin.Expect(int64(0), "CLIENT", "KILL", "ID", FormatInt(adminID))
 	admin.Expect(int64(0), "CLIENT", "KILL", "TYPE", "master", "SKIPME", "no")
-	admin.Expect(int64(0), "CLIENT", "KILL", "MAXAGE", "3600", "SKIPME", "no")
+
+	// As in Redis, of several IDs the last is the one.
+	first, second := dialTest(t, addr), dialTest(t, addr)
+	firstID, secondID := first.Do("CLIENT", "ID").(int64), second.Do("CLIENT", "ID").(int64)
+	admin.Expect(int64(1), "CLIENT", "KILL", "ID", FormatInt(firstID), "ID", FormatInt(secondID))
+	waitClosed(t, second, "CLIENT KILL ID a ID b")
+	first.Expect(resptest.Status("PONG"), "PING")
 
 	for _, c := range []struct {
 		want string
@@ -153,13 +167,15 @@ func TestClientKill(t *testing.T) {
 		{"ERR wrong number of arguments for 'client|kill' command", nil},
 		{"ERR No such client", []string{"ID"}}, // the old form, as in Redis
 		{"ERR syntax error", []string{"ID", "1", "SKIPME"}},
+		{"ERR client-id should be greater than 0", []string{"ID", "0", "ADDR"}}, // options are read in order
+		{"ERR syntax error", []string{"MAXAGE", "10"}},                          // Redis 7.4's, not 7.2's
+		{"ERR No such user 'DEFAULT'", []string{"USER", "DEFAULT"}},
 		{"ERR syntax error", []string{"ID", "1", "frob", "x"}},
 		{"ERR syntax error", []string{"SKIPME", "maybe"}},
 		{"ERR client-id should be greater than 0", []string{"ID", "0"}},
 		{"ERR client-id should be greater than 0", []string{"ID", "x"}},
 		{"ERR Unknown client type 'frob'", []string{"TYPE", "frob"}},
 		{"ERR No such user 'bob'", []string{"USER", "bob"}},
-		{"ERR value is not an integer or out of range", []string{"MAXAGE", "-1"}},
 	} {
 		admin.Expect(resptest.Err(c.want), append([]string{"CLIENT", "KILL"}, c.args...)...)
 	}
@@ -176,6 +192,7 @@ func TestHelpSubcommands(t *testing.T) {
 	m, _ := testMux("")
 	c := dialTest(t, serveMux(t, m))
 	for cmd, want := range map[string]string{"CLIENT": "KILL <ip:port>", "COMMAND": "COUNT", "CONFIG": "GET <pattern>"} {
+		c.Expect(resptest.Err("ERR wrong number of arguments for '"+strings.ToLower(cmd)+"|help' command"), cmd, "HELP", "x")
 		lines, ok := c.Do(cmd, "HELP").([]any)
 		if !ok || len(lines) < 2 || lines[0] != resptest.Status(cmd+" <subcommand> [<arg> [value] [opt] ...]. Subcommands are:") {
 			t.Fatalf("%s HELP: %#v", cmd, lines)

@@ -248,6 +248,9 @@ func (cc connCommands) command(s *Session, args [][]byte) Reply {
 	}
 	switch strings.ToLower(string(args[1])) {
 	case "help":
+		if len(args) != 2 {
+			return ErrText(WrongArity("command|help"))
+		}
 		return helpReply(commandHelp)
 	case "count":
 		if len(args) != 2 {
@@ -304,6 +307,9 @@ func writeCommandInfo(w Writer, c *Command) {
 func (cc connCommands) config(s *Session, args [][]byte) Reply {
 	switch strings.ToLower(string(args[1])) {
 	case "help":
+		if len(args) != 2 {
+			return ErrText(WrongArity("config|help"))
+		}
 		return helpReply(configHelp)
 	case "get":
 		if len(args) < 3 {

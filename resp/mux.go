@@ -61,7 +61,7 @@ type Session struct {
 	laddr   string
 	nc      net.Conn // closed by CLIENT KILL; nil for a session of NewSession
 	created time.Time
-	lastAt  atomic.Int64            // when its last command was read, in Unix ns
+	lastAt  atomic.Int64            // when its last command was read, in Unix ns (coarseNow)
 	lastCmd atomic.Pointer[Command] // that command, when it is known
 
 	quit    bool
@@ -173,11 +173,13 @@ func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
 	w := Writer{Conn: conn}
 	s.cmds = append(s.cmds[:0], first)
 	s.cmds = append(s.cmds, conn.ReadPipeline()...)
-	s.lastAt.Store(time.Now().UnixNano())
+	s.lastAt.Store(coarseNow())
 	group := Serial
 	for _, cmd := range s.cmds {
 		c, r := m.dispatch(s, cmd.Args)
-		s.lastCmd.Store(c)
+		if s.lastCmd.Load() != c {
+			s.lastCmd.Store(c)
+		}
 		kind := Serial
 		if c != nil {
 			kind = c.Kind
