@@ -63,8 +63,9 @@ type Config struct {
 	// outcome is unknown is retried on the same shard with the same request
 	// id until then, and fails with ErrAmbiguous after. Default 3s.
 	WriteTimeout time.Duration
-	// ProbeInterval is how often each shard is pinged; a shard marked down
-	// is re-admitted by the first probe it answers. Default 500ms.
+	// ProbeInterval is how often each shard is pinged, besides once when
+	// its breaker opens; a shard marked down is re-admitted by the first
+	// probe it answers. Default 500ms.
 	ProbeInterval time.Duration
 	// ConnsPerShard is the number of pipelined connections to each shard,
 	// rounded up to a power of two; each round goes over one of them, picked

@@ -2,8 +2,11 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A write for a shard that has stopped goes to the next shard, also right
@@ -100,5 +103,34 @@ func TestSpreadWritesWrapAroundADownShard(t *testing.T) {
 	tc.waitShard(1, true)
 	if v, err := tc.client.Get(ctx, "spread-key").Int64(); err != nil || v != 30 {
 		t.Fatalf("GET: %d %v, want 30", v, err)
+	}
+}
+
+// A breaker opened by a transport error (the shard closed the connection:
+// CLIENT KILL, an idle timeout, a reset) is probed again at once, not at
+// the next ProbeInterval (an hour here): a shard that answers is back
+// within a round trip, and the writes for its keys go to it again rather
+// than to the next shard.
+func TestShardProbedAtOnceWhenItsBreakerOpens(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3, func(c *Config) { c.ProbeInterval = time.Hour })
+	key := "k-after-reset"
+	owner := tc.coord.ring.Owner([]byte(key))
+	sc := tc.coord.shards[owner]
+	sc.markDown(errors.New("read: connection reset by peer"))
+	deadline := time.Now().Add(2 * time.Second)
+	for !sc.up.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("shard %s still down 2 s after its breaker opened: %s", sc.id, sc.status().Err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := tc.client.Incr(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	shardClient := redis.NewClient(&redis.Options{Addr: tc.addrs[owner].Addr})
+	defer shardClient.Close()
+	if v, err := shardClient.Do(ctx, "SC.GET", sc.id, key).Slice(); err != nil || len(v) != 1 || v[0] != int64(1) {
+		t.Fatalf("the owner's partial after the INCR: %v, %v; want [1]: the write went elsewhere", v, err)
 	}
 }

@@ -229,7 +229,8 @@ func (s *Server) closed(c redcon.Conn, _ error) {
 	s.clients.Add(-1)
 }
 
-// probeLoop pings one shard every ProbeInterval until Shutdown.
+// probeLoop pings one shard every ProbeInterval, and at once when its
+// breaker opens (see shardConn.wake), until Shutdown.
 func (s *Server) probeLoop(sc *shardConn) {
 	t := time.NewTicker(s.cfg.ProbeInterval)
 	defer t.Stop()
@@ -239,6 +240,7 @@ func (s *Server) probeLoop(sc *shardConn) {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		case <-sc.wake:
 		}
 		s.probe(s.ctx, sc)
 		up := sc.up.Load()

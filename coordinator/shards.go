@@ -32,7 +32,12 @@ type shardConn struct {
 
 	errs prometheus.Counter // failed round trips
 
-	up      atomic.Bool
+	up atomic.Bool
+	// wake asks the shard's probe loop to probe now: the breaker just
+	// opened. A connection the shard closed (CLIENT KILL, an idle timeout)
+	// is dialled afresh at once, and the shard is back within a round trip
+	// rather than at the next ProbeInterval tick.
+	wake    chan struct{}
 	mu      sync.Mutex
 	lastErr string    // why it is down
 	since   time.Time // when it went up or down
@@ -88,7 +93,7 @@ func newShardConn(idx int, sa ShardAddr, cfg Config) (*shardConn, error) {
 	if c == nil {
 		return nil, fmt.Errorf("shard %s at %s: %w", sa.ID, sa.Addr, err)
 	}
-	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now(),
+	sc := &shardConn{idx: idx, id: sa.ID, addr: sa.Addr, client: c, timeout: cfg.ShardTimeout, since: time.Now(), wake: make(chan struct{}, 1),
 		cmdBytes: cfg.MaxRequestBytes / 4}
 	// Down until the first probe admits it (Server.probe).
 	sc.lastErr = errNotChecked.Error()
@@ -105,6 +110,10 @@ func (sc *shardConn) markDown(err error) {
 	sc.lastErr = err.Error()
 	if sc.up.Swap(false) {
 		sc.since = time.Now()
+		select {
+		case sc.wake <- struct{}{}:
+		default: // a probe is due already
+		}
 	}
 }
 

@@ -365,3 +365,51 @@ func TestCoordinatorSIGTERMWithHungShard(t *testing.T) {
 	g.checkRefusedNotApplied(t)
 	t.Logf("sent %d, acknowledged %d, stored %d; %s", f.sent, f.acked, f.stored, g.errorSample(time.Time{}, time.Now()))
 }
+
+// TestShardClientKillUnderLoad: under INCR load, every shard closes the
+// coordinator's connections with CLIENT KILL, over and over, all three at
+// once. The coordinator retries what was in flight with the same request
+// ids and probes each shard again at once. An increment either succeeds or,
+// in the instant when all three shards are down, is refused with TRYAGAIN
+// (certainly not applied; go-redis retries it by itself); never UNKNOWN or
+// a broken connection. Every acknowledged increment is in the totals once.
+func TestShardClientKillUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	c := startCluster(t, clusterOpts{})
+	shards := make([]*redis.Client, len(c.shards))
+	for i, s := range c.shards {
+		shards[i] = newClient(t, &redis.Options{Addr: s.addr, MaxRetries: -1})
+	}
+	g := newLoadGen(t, c.addr, "", "ck", 30, 16)
+	g.start(16)
+	killed := int64(0)
+	for range 10 {
+		time.Sleep(150 * time.Millisecond)
+		for i, s := range shards {
+			n, err := s.Do(ctx, "CLIENT", "KILL", "USER", "default", "SKIPME", "yes").Int64()
+			if err != nil {
+				t.Fatalf("CLIENT KILL on %s: %v", c.shards[i].id, err)
+			}
+			killed += n
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	g.halt()
+	if killed < 10 {
+		t.Fatalf("CLIENT KILL closed %d connections in 10 rounds on 3 shards: the coordinator's were not there to close", killed)
+	}
+	refused := 0
+	for _, r := range g.reqs {
+		if r.err != nil {
+			refused++
+			if !strings.HasPrefix(r.err.Error(), "TRYAGAIN") {
+				t.Errorf("an INCR failed while its shard's connection was killed: %v; want success or TRYAGAIN", r.err)
+			}
+		}
+	}
+	f := g.settle(t)
+	if f.acked == 0 || f.stored != f.acked {
+		t.Errorf("stored %d of %d acknowledged increments", f.stored, f.acked)
+	}
+	t.Logf("killed %d connections; sent %d, acknowledged %d, refused with TRYAGAIN %d, stored %d", killed, f.sent, f.acked, refused, f.stored)
+}
