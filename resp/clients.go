@@ -115,8 +115,9 @@ func (f *clientFilter) match(s *Session) bool {
 	return true
 }
 
-// parseClientType reads a TYPE option: ok is false for none that Redis
-// knows, and normal is true for the only type of client here.
+// parseClientType reads a TYPE option: normal is true for "normal", the
+// only type of client here; r is the error reply for a type Redis does not
+// know.
 func parseClientType(t []byte) (normal bool, r Reply) {
 	switch strings.ToLower(string(t)) {
 	case "normal":
