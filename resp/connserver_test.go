@@ -135,14 +135,7 @@ func TestConnServerCloseBeforeServe(t *testing.T) {
 // serveHandler serves handler on a loopback port until the test ends.
 func serveHandler(t *testing.T, handler func(redcon.Conn, redcon.Command)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewConnServer(handler, nil, nil)
-	go srv.Serve(ln)
-	t.Cleanup(func() { ln.Close(); srv.Close() })
-	return ln.Addr().String()
+	return serveConns(t, NewConnServer(handler, nil, nil))
 }
 
 // A read of many commands leaves no big command list behind on its

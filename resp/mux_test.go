@@ -38,11 +38,16 @@ func muxServer(m *Mux) *ConnServer {
 // serveMux serves m on a loopback port until the test ends.
 func serveMux(t *testing.T, m *Mux) string {
 	t.Helper()
+	return serveConns(t, muxServer(m))
+}
+
+// serveConns runs srv on a loopback port until the test ends.
+func serveConns(t *testing.T, srv *ConnServer) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := muxServer(m)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
