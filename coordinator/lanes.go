@@ -406,8 +406,8 @@ type readReq struct {
 }
 
 // readLane asks one shard for the keys of each round of router.fanOut: one
-// request a round, each distinct key once, in SC.GETs of at most cmdBytes
-// of keys each (see shardConn.partials).
+// request a round, of distinct keys (see distinctKeys), in SC.GETs of at
+// most cmdBytes of keys each (see shardConn.partials).
 type readLane struct {
 	sc *shardConn
 	r  *router
@@ -431,31 +431,6 @@ func (l *readLane) run(ctx context.Context) {
 }
 
 func (l *readLane) round(ctx context.Context, q *readReq) {
-	// Each distinct key is asked for once: many clients reading one hot
-	// counter cost the shard one lookup a round.
-	keys := make([][]byte, 0, len(q.keys))
-	at := make([]int, 0, len(q.keys)) // for each requested key in order, its index in keys
-	index := make(map[string]int, len(q.keys))
-	for _, k := range q.keys {
-		i, ok := index[string(k)]
-		if !ok {
-			i = len(keys)
-			index[string(k)] = i
-			keys = append(keys, k)
-		}
-		at = append(at, i)
-	}
-	partials, found, err := l.sc.partials(ctx, keys) // fails at once while the shard is down
-	if err != nil {
-		q.done(l.sc.idx, nil, nil, err)
-		return
-	}
-	if len(keys) < len(q.keys) {
-		all, allFound := make([]int64, len(q.keys)), make([]bool, len(q.keys))
-		for j, i := range at {
-			all[j], allFound[j] = partials[i], found[i]
-		}
-		partials, found = all, allFound
-	}
-	q.done(l.sc.idx, partials, found, nil)
+	partials, found, err := l.sc.partials(ctx, q.keys) // fails at once while the shard is down
+	q.done(l.sc.idx, partials, found, err)
 }

@@ -161,6 +161,30 @@ func TestQueuedGetsShareOneRound(t *testing.T) {
 	}
 }
 
+// A read round asks each shard for every distinct key once, and hands each
+// read the partials of its own keys, in its own order, repeats included.
+func TestReadRoundAsksForEachKeyOnce(t *testing.T) {
+	reqs := []*readFan{
+		{keys: [][]byte{[]byte("a"), []byte("b"), []byte("a")}},
+		{keys: [][]byte{[]byte("c")}},
+		{keys: [][]byte{[]byte("b"), []byte("c")}},
+	}
+	keys, at := distinctKeys(reqs, 6)
+	if got := string(bytes.Join(keys, []byte(","))); got != "a,b,c" || !slices.Equal(at, []int{0, 1, 0, 2, 1, 2}) {
+		t.Fatalf("distinctKeys: %s, %v; want a,b,c, [0 1 0 2 1 2]", got, at)
+	}
+	rr := readResult{partials: [][]int64{{1, 2, 3}, {10, 0, 30}}, found: [][]bool{{true, true, true}, {true, false, true}}}
+	rr.expand(at)
+	if !slices.Equal(rr.partials[0], []int64{1, 2, 1, 3, 2, 3}) || !slices.Equal(rr.partials[1], []int64{10, 0, 10, 30, 0, 30}) ||
+		!slices.Equal(rr.found[1], []bool{true, false, true, true, false, true}) {
+		t.Errorf("expand: %v %v", rr.partials, rr.found)
+	}
+	one := []*readFan{{keys: [][]byte{[]byte("x"), []byte("y")}}}
+	if keys, at := distinctKeys(one, 2); len(keys) != 2 || at != nil {
+		t.Errorf("distinctKeys without repeats: %q, %v; want the keys as asked and no mapping", keys, at)
+	}
+}
+
 // When a shard fails during a read round, every read of that round and of
 // the round queued behind it fails: none is answered with the partials of
 // the other shards alone (invariant 4).

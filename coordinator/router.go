@@ -479,13 +479,7 @@ func (r *router) fanOut(ctx context.Context) {
 // readRound asks every shard for the keys of reqs, nkeys in all, waits for
 // all of them and answers each read.
 func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
-	keys := reqs[0].keys
-	if len(reqs) > 1 {
-		keys = make([][]byte, 0, nkeys)
-		for _, q := range reqs {
-			keys = append(keys, q.keys...)
-		}
-	}
+	keys, at := distinctKeys(reqs, nkeys)
 	n := len(r.shards)
 	all := readResult{partials: make([][]int64, n), found: make([][]bool, n)}
 	errs := make([]error, n)
@@ -512,20 +506,70 @@ func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 			break
 		}
 	}
-	off := 0
-	for _, q := range reqs {
-		k := len(q.keys)
-		if err != nil {
+	if err != nil {
+		for _, q := range reqs {
 			q.done(nil, err)
-			continue
 		}
-		rr := &readResult{partials: make([][]int64, n), found: make([][]bool, n)}
+		return
+	}
+	if at != nil {
+		all.expand(at)
+	}
+	// Each read gets its own rows of the round's partials, from one
+	// allocation for the whole round.
+	results := make([]readResult, len(reqs))
+	rows, foundRows := make([][]int64, n*len(reqs)), make([][]bool, n*len(reqs))
+	off := 0
+	for i, q := range reqs {
+		k := len(q.keys)
+		rr := &results[i]
+		rr.partials, rr.found = rows[i*n:(i+1)*n:(i+1)*n], foundRows[i*n:(i+1)*n:(i+1)*n]
 		for s := range n {
 			rr.partials[s], rr.found[s] = all.partials[s][off:off+k], all.found[s][off:off+k]
 		}
 		off += k
 		r.observe(q.keys, rr)
 		q.done(rr, nil)
+	}
+}
+
+// distinctKeys lists the keys that reqs ask for, nkeys in all, each once:
+// many clients reading one hot counter cost each shard one lookup a round.
+// at[j] is the index in keys of the j-th key asked for; at is nil when no
+// key repeats, and keys then are the keys asked for, in order.
+func distinctKeys(reqs []*readFan, nkeys int) (keys [][]byte, at []int) {
+	if len(reqs) == 1 && nkeys == 1 {
+		return reqs[0].keys, nil
+	}
+	keys = make([][]byte, 0, nkeys)
+	at = make([]int, 0, nkeys)
+	index := make(map[string]int, nkeys)
+	for _, q := range reqs {
+		for _, k := range q.keys {
+			i, ok := index[string(k)]
+			if !ok {
+				i = len(keys)
+				index[string(k)] = i
+				keys = append(keys, k)
+			}
+			at = append(at, i)
+		}
+	}
+	if len(keys) == nkeys {
+		at = nil
+	}
+	return keys, at
+}
+
+// expand turns the partials of distinct keys into those of every key
+// asked for: key j's are those of distinct key at[j] (see distinctKeys).
+func (rr *readResult) expand(at []int) {
+	for s := range rr.partials {
+		partials, found := make([]int64, len(at)), make([]bool, len(at))
+		for j, i := range at {
+			partials[j], found[j] = rr.partials[s][i], rr.found[s][i]
+		}
+		rr.partials[s], rr.found[s] = partials, found
 	}
 }
 
