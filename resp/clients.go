@@ -75,7 +75,7 @@ func coarseNow() int64 {
 // subscriptions or a transaction.
 func clientLine(b *strings.Builder, s *Session, now time.Time) {
 	s.mu.Lock()
-	name, proto, libName, libVer := s.Name, s.Proto, s.LibName, s.LibVer
+	name, proto, libName, libVer := s.name, s.proto, s.libName, s.libVer
 	s.mu.Unlock()
 	cmd := "NULL"
 	if c := s.lastCmd.Load(); c != nil {
@@ -92,7 +92,7 @@ func clientLine(b *strings.Builder, s *Session, now time.Time) {
 func clientInfo(s *Session) Reply {
 	var b strings.Builder
 	clientLine(&b, s, time.Now())
-	return BulkString(b.String())
+	return Verbatim(b.String())
 }
 
 // clientFilter is what CLIENT KILL matches clients by.
@@ -163,7 +163,7 @@ func (cc connCommands) clientList(args [][]byte) Reply {
 	default:
 		return ErrText("ERR syntax error")
 	}
-	return BulkString(b.String())
+	return Verbatim(b.String())
 }
 
 // clientKill: CLIENT KILL addr, which replies OK, or CLIENT KILL with

@@ -89,6 +89,13 @@ func TestClientList(t *testing.T) {
 	if info := a.Do("CLIENT", "INFO").(string); !strings.HasPrefix(info, "id="+FormatInt(aID)+" addr="+first["addr"]+" laddr="+addr+" name=alpha ") {
 		t.Errorf("CLIENT INFO %q does not match its CLIENT LIST line %v", info, first)
 	}
+	// In RESP3 both are verbatim strings, as in Redis.
+	if info, ok := b.Do("CLIENT", "INFO").(resptest.Verbatim); !ok || info.Format != "txt" || !strings.HasPrefix(info.Text, "id="+FormatInt(bID)+" ") {
+		t.Errorf("CLIENT INFO in RESP3: %#v, want a verbatim string of the client's line", info)
+	}
+	if list, ok := b.Do("CLIENT", "LIST").(resptest.Verbatim); !ok || strings.Count(list.Text, "\n") != 2 {
+		t.Errorf("CLIENT LIST in RESP3: %#v, want a verbatim string of 2 lines", list)
+	}
 
 	if got := clientLines(t, a, "ID", FormatInt(bID), "999999", "0"); len(got) != 1 || got[0]["id"] != FormatInt(bID) {
 		t.Errorf("CLIENT LIST ID %d: %v", bID, got)

@@ -53,7 +53,7 @@ func (cc connCommands) checkPassword(user, pass []byte) bool {
 
 // hello: HELLO [protover [AUTH username password] [SETNAME clientname]]
 func (cc connCommands) hello(s *Session, args [][]byte) Reply {
-	proto := s.Proto
+	proto := s.proto
 	if len(args) >= 2 {
 		v, ok := ParseInt(args[1])
 		if !ok {
@@ -72,7 +72,7 @@ func (cc connCommands) hello(s *Session, args [][]byte) Reply {
 			if !cc.checkPassword(args[i+1], args[i+2]) {
 				return Err(ErrWrongPass)
 			}
-			s.Authed = true
+			s.authed = true
 			i += 2
 		case opt == "setname" && i+1 < len(args):
 			if !validClientName(args[i+1]) {
@@ -84,14 +84,14 @@ func (cc connCommands) hello(s *Session, args [][]byte) Reply {
 			return ErrText("ERR Syntax error in HELLO option '" + printable(args[i], 64) + "'")
 		}
 	}
-	if !s.Authed {
+	if !s.authed {
 		return ErrText("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	s.set(func() {
 		if setName {
-			s.Name = name
+			s.name = name
 		}
-		s.Proto = proto
+		s.proto = proto
 	})
 	id := s.ID
 	return ReplyFunc(func(w Writer) {
@@ -128,7 +128,7 @@ func (cc connCommands) auth(s *Session, args [][]byte) Reply {
 	if !cc.checkPassword(user, pass) {
 		return Err(ErrWrongPass)
 	}
-	s.Authed = true
+	s.authed = true
 	return OK
 }
 
@@ -179,16 +179,16 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		if !validClientName(args[2]) {
 			return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
 		}
-		s.set(func() { s.Name = string(args[2]) })
+		s.set(func() { s.name = string(args[2]) })
 		return OK
 	case "getname":
 		if len(args) != 2 {
 			return ErrText(WrongArity("client|getname"))
 		}
-		if s.Name == "" {
+		if s.name == "" {
 			return Null
 		}
-		return BulkString(s.Name)
+		return BulkString(s.name)
 	case "id":
 		if len(args) != 2 {
 			return ErrText(WrongArity("client|id"))
@@ -209,9 +209,9 @@ func (cc connCommands) client(s *Session, args [][]byte) Reply {
 		}
 		s.set(func() {
 			if attr == "lib-name" {
-				s.LibName = string(args[3])
+				s.libName = string(args[3])
 			} else {
-				s.LibVer = string(args[3])
+				s.libVer = string(args[3])
 			}
 		})
 		return OK

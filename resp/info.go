@@ -37,8 +37,8 @@ func (in *Info) Section(name string, body func(w *InfoSection)) {
 	body(&InfoSection{b: &in.b})
 }
 
-// Reply is the bulk string of every section added.
-func (in *Info) Reply() Reply { return BulkString(in.b.String()) }
+// Reply is the text of every section added (see Verbatim).
+func (in *Info) Reply() Reply { return Verbatim(in.b.String()) }
 
 // InfoSection writes the lines of one section.
 type InfoSection struct{ b *strings.Builder }

@@ -46,24 +46,25 @@ type Command struct {
 
 // Session is the state of one client connection. Only the connection's
 // own goroutine uses it, but for what CLIENT LIST and CLIENT KILL read from
-// another one: Proto, Name, LibName and LibVer are written under mu, and
+// another one: proto, name, libName and libVer are written under mu, and
 // the rest of what they read is set once or atomic.
 type Session struct {
-	ID      int64
-	Proto   int // 2 or 3
-	Authed  bool
-	Name    string
-	LibName string
-	LibVer  string
-	Addr    string
+	ID   int64
+	Addr string
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards what follows it up to laddr
+	proto   int        // 2 or 3
+	name    string
+	libName string
+	libVer  string
+
 	laddr   string
 	nc      net.Conn // closed by CLIENT KILL; nil for a session of NewSession
 	created time.Time
 	lastAt  atomic.Int64            // when its last command was read, in Unix ns (coarseNow)
 	lastCmd atomic.Pointer[Command] // that command, when it is known
 
+	authed  bool
 	quit    bool
 	pending []Reply
 	cmds    []redcon.Command
@@ -132,7 +133,7 @@ func (m *Mux) Lookup(name []byte) *Command {
 // NewSession makes the state for a connection that CLIENT LIST does not
 // show (see Register).
 func (m *Mux) NewSession(addr string) *Session {
-	s := &Session{ID: m.nextID.Add(1), Proto: 2, Authed: m.password == "", Addr: addr, created: time.Now()}
+	s := &Session{ID: m.nextID.Add(1), Addr: addr, authed: m.password == "", proto: 2, created: time.Now()}
 	s.lastAt.Store(s.created.UnixNano())
 	return s
 }
@@ -216,18 +217,18 @@ func (m *Mux) dispatch(s *Session, args [][]byte) (*Command, Reply) {
 	if !ArityOK(c.Arity, len(args)) {
 		return nil, ErrText(WrongArity(c.Name))
 	}
-	if !s.Authed && !c.NoAuth {
+	if !s.authed && !c.NoAuth {
 		return nil, Err(ErrNoAuth)
 	}
 	return c, nil
 }
 
 func (m *Mux) flush(s *Session, w Writer) {
-	w.Proto = s.Proto
+	w.Proto = s.proto
 	for i, r := range s.pending {
 		r.WriteTo(w)
 		// HELLO may switch the protocol for the replies after it.
-		w.Proto = s.Proto
+		w.Proto = s.proto
 		s.pending[i] = nil
 	}
 	s.pending = s.pending[:0]

@@ -84,6 +84,26 @@ func BulkString(s string) Reply { return bulkReply(s) }
 // BulkInt is an integer written as a bulk string, as Redis' GET does.
 func BulkInt(v int64) Reply { return bulkReply(strconv.AppendInt(nil, v, 10)) }
 
+type verbatimReply string
+
+// WriteTo writes a RESP3 verbatim string of format "txt", or in RESP2 a
+// bulk string.
+func (r verbatimReply) WriteTo(w Writer) {
+	if w.Proto != 3 {
+		w.WriteBulkString(string(r))
+		return
+	}
+	b := appendHeader('=', len("txt:")+len(r))
+	b = append(b, "txt:"...)
+	b = append(b, r...)
+	w.WriteRaw(append(b, '\r', '\n'))
+}
+
+// Verbatim is text for people to read, as Redis replies to INFO and CLIENT
+// LIST: a verbatim string in RESP3, which clients show as it is, and a
+// bulk string in RESP2.
+func Verbatim(text string) Reply { return verbatimReply(text) }
+
 type nullReply struct{}
 
 func (nullReply) WriteTo(w Writer) { w.WriteNullReply() }

@@ -16,13 +16,15 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// Replies come back as: Status (+), Err (-), int64 (:), string ($ and =),
-// nil (null), []any (* ~ >), Map (%, keys and values alternating), bool
-// (#) and float64 (,).
+// Replies come back as: Status (+), Err (-), int64 (:), string ($),
+// Verbatim (=), nil (null), []any (* ~ >), Map (%, keys and values
+// alternating), bool (#) and float64 (,).
 type (
 	Status string
 	Err    string
 	Map    []any
+	// Verbatim is a RESP3 verbatim string, with its format ("txt") cut off.
+	Verbatim struct{ Format, Text string }
 )
 
 // ReadReply reads one reply. An error reply is an Err value, not err; err
@@ -63,6 +65,12 @@ func ReadReply(r *bufio.Reader) (any, error) {
 		}
 		if buf[n] != '\r' || buf[n+1] != '\n' {
 			return nil, fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
+		}
+		if kind == '=' {
+			if n < 4 || buf[3] != ':' {
+				return nil, fmt.Errorf("verbatim string %q has no format", buf[:n])
+			}
+			return Verbatim{Format: string(buf[:3]), Text: string(buf[4:n])}, nil
 		}
 		return string(buf[:n]), nil
 	case '*', '~', '>', '%':
