@@ -12,7 +12,7 @@ import (
 
 // info answers INFO [section ...] with a bulk string in Redis' format. It
 // reports what the coordinator knows without asking the shards.
-func (s *Server) info(sess *resp.Session, args [][]byte) resp.Reply {
+func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 	in := resp.NewInfo(args)
 	in.Section("Server", func(w *resp.InfoSection) {
 		w.Field("redis_version", resp.RedisVersion)
