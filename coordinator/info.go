@@ -10,7 +10,7 @@ import (
 	"github.com/shardcounter/shardcounter/resp"
 )
 
-// info answers INFO [section ...] with a bulk string in Redis' format. It
+// info answers INFO [section ...] in Redis' format (see resp.Info). It
 // reports what the coordinator knows without asking the shards.
 func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 	in := resp.NewInfo(args)

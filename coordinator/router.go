@@ -525,7 +525,7 @@ func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 		rr := &results[i]
 		rr.partials, rr.found = rows[i*n:(i+1)*n:(i+1)*n], foundRows[i*n:(i+1)*n:(i+1)*n]
 		for s := range n {
-			rr.partials[s], rr.found[s] = all.partials[s][off:off+k], all.found[s][off:off+k]
+			rr.partials[s], rr.found[s] = all.partials[s][off:off+k:off+k], all.found[s][off:off+k:off+k]
 		}
 		off += k
 		r.observe(q.keys, rr)
@@ -555,7 +555,7 @@ func distinctKeys(reqs []*readFan, nkeys int) (keys [][]byte, at []int) {
 			at = append(at, i)
 		}
 	}
-	if len(keys) == nkeys {
+	if len(keys) == len(at) {
 		at = nil
 	}
 	return keys, at

@@ -93,8 +93,10 @@ func (r verbatimReply) WriteTo(w Writer) {
 		w.WriteBulkString(string(r))
 		return
 	}
-	b := appendHeader('=', len("txt:")+len(r))
-	b = append(b, "txt:"...)
+	b := make([]byte, 0, 32+len(r))
+	b = append(b, '=')
+	b = strconv.AppendInt(b, int64(len("txt:")+len(r)), 10)
+	b = append(b, "\r\ntxt:"...)
 	b = append(b, r...)
 	w.WriteRaw(append(b, '\r', '\n'))
 }

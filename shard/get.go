@@ -165,7 +165,7 @@ func (s *Server) scStats(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 }
 
-// info answers INFO with a bulk string in Redis' format.
+// info answers INFO in Redis' format (see resp.Info).
 func (s *Server) info(_ *resp.Session, args [][]byte) resp.Reply {
 	st := s.Stats()
 	in := resp.NewInfo(args)
