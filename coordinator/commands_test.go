@@ -595,7 +595,9 @@ func bigKeys(n, size int) []string {
 // shard's own limit, which would drop the coordinator's connection to
 // every shard and answer the client with the shard's protocol error.
 func TestKeysUpToTheRequestLimit(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	// Rounds of megabytes: the test cluster's 500 ms is too short for them
+	// under the race detector.
+	tc := newTestCluster(t, 3, func(c *Config) { c.ShardTimeout, c.WriteTimeout = 10*time.Second, 20*time.Second })
 	// MGET with 4 keys of size bytes: the largest request under the limit.
 	size := resp.DefaultMaxBulkBytes
 	for len(resptest.Encode(append([]string{"MGET"}, bigKeys(4, size)...)...)) > resp.DefaultMaxRequestBytes {
