@@ -130,7 +130,7 @@ func parseClientType(t []byte) (normal bool, r Reply) {
 
 // clientList: CLIENT LIST [TYPE type | ID id [id ...]], as Redis takes
 // it: one option or the other, and the ids listed in the order given.
-func (cc connCommands) clientList(args [][]byte) Reply {
+func (cc connCommands) clientList(_ *Session, args [][]byte) Reply {
 	now := time.Now()
 	var b strings.Builder
 	opt := ""
@@ -148,7 +148,7 @@ func (cc connCommands) clientList(args [][]byte) Reply {
 			return r
 		}
 		if normal {
-			return cc.clientList(args[:2])
+			return cc.clientList(nil, args[:2])
 		}
 	case len(args) > 3 && opt == "id":
 		for _, a := range args[3:] {
@@ -280,12 +280,13 @@ var clientHelp = []string{
 	"    Print this help.",
 }
 
-// helpReply is a HELP subcommand's answer: its lines as status replies.
-func helpReply(lines []string) Reply {
-	return ReplyFunc(func(w Writer) {
+// helpHandler answers a HELP subcommand: lines as status replies.
+func helpHandler(lines []string) Handler {
+	help := ReplyFunc(func(w Writer) {
 		w.WriteArray(len(lines))
 		for _, l := range lines {
 			w.WriteString(l)
 		}
 	})
+	return func(*Session, [][]byte) Reply { return help }
 }

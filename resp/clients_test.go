@@ -74,7 +74,7 @@ func TestClientList(t *testing.T) {
 		t.Fatalf("CLIENT LIST shows %d clients, want 2: %v", len(lines), lines)
 	}
 	first, second := lines[0], lines[1] // in order of id
-	if first["id"] != FormatInt(aID) || first["name"] != "alpha" || first["cmd"] != "client" || first["resp"] != "2" {
+	if first["id"] != FormatInt(aID) || first["name"] != "alpha" || first["cmd"] != "client|list" || first["resp"] != "2" {
 		t.Errorf("first client: %v", first)
 	}
 	if second["id"] != FormatInt(bID) || second["lib-name"] != "mylib" || second["cmd"] != "echo" || second["resp"] != "3" {
@@ -115,6 +115,25 @@ func TestClientList(t *testing.T) {
 	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "ID")
 	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "frob")
 	a.Expect(resptest.Err("ERR syntax error"), "CLIENT", "LIST", "TYPE", "normal", "ID", "1")
+
+	// cmd is the last command as Redis 7 names it: a subcommand by its full
+	// name, also when refused for its arguments, and NULL when unknown.
+	cmdOf := func(id int64) string {
+		for _, l := range clientLines(t, a) {
+			if l["id"] == FormatInt(id) {
+				return l["cmd"]
+			}
+		}
+		return "(not listed)"
+	}
+	b.Expect(resptest.Err("ERR wrong number of arguments for 'client|id' command"), "CLIENT", "ID", "x")
+	if got := cmdOf(bID); got != "client|id" {
+		t.Errorf("after a refused CLIENT ID x: cmd=%s, want client|id", got)
+	}
+	b.Expect(resptest.Err("ERR unknown subcommand 'frob'. Try CLIENT HELP."), "CLIENT", "frob")
+	if got := cmdOf(bID); got != "NULL" {
+		t.Errorf("after CLIENT frob: cmd=%s, want NULL", got)
+	}
 
 	// A client that has left is no longer listed.
 	b.C.Close()

@@ -30,9 +30,30 @@ func RegisterConnCommands(m *Mux, srv Server) {
 	m.Handle(Command{Name: "ping", Arity: -1, Flags: []string{"fast", "stale"}, Handler: cc.ping})
 	m.Handle(Command{Name: "echo", Arity: 2, Flags: []string{"fast"}, Handler: cc.echo})
 	m.Handle(Command{Name: "select", Arity: 2, Flags: []string{"fast", "loading", "stale"}, Handler: cc.selectDB})
-	m.Handle(Command{Name: "client", Arity: -2, Flags: []string{"noscript", "loading", "stale"}, Handler: cc.client})
-	m.Handle(Command{Name: "command", Arity: -1, Flags: []string{"loading", "stale"}, Handler: cc.command})
-	m.Handle(Command{Name: "config", Arity: -2, Flags: []string{"admin", "noscript", "loading", "stale"}, Handler: cc.config})
+	m.Handle(Command{Name: "client", Arity: -2, Flags: []string{"noscript", "loading", "stale"}, Subcommands: []*Command{
+		{Name: "client|setname", Arity: 3, Handler: cc.clientSetName},
+		{Name: "client|getname", Arity: 2, Handler: cc.clientGetName},
+		{Name: "client|id", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return Int(s.ID) }},
+		{Name: "client|setinfo", Arity: 4, Handler: cc.clientSetInfo},
+		{Name: "client|info", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return clientInfo(s) }},
+		{Name: "client|list", Arity: -2, Handler: cc.clientList},
+		{Name: "client|kill", Arity: -3, Handler: cc.clientKill},
+		{Name: "client|help", Arity: 2, Handler: helpHandler(clientHelp)},
+	}})
+	m.Handle(Command{Name: "command", Arity: -1, Flags: []string{"loading", "stale"}, Handler: cc.commandAll, Subcommands: []*Command{
+		{Name: "command|help", Arity: 2, Handler: helpHandler(commandHelp)},
+		{Name: "command|count", Arity: 2, Handler: func(*Session, [][]byte) Reply { return Int(int64(len(cc.mux.Commands()))) }},
+		// Docs are optional; an empty answer tells clients there are none.
+		{Name: "command|docs", Arity: -2, Handler: func(*Session, [][]byte) Reply { return ReplyFunc(func(w Writer) { w.WriteMapHeader(0) }) }},
+		{Name: "command|info", Arity: -2, Handler: cc.commandInfo},
+		{Name: "command|list", Arity: -2, Handler: cc.commandList},
+	}})
+	m.Handle(Command{Name: "config", Arity: -2, Flags: []string{"admin", "noscript", "loading", "stale"}, Subcommands: []*Command{
+		{Name: "config|help", Arity: 2, Handler: helpHandler(configHelp)},
+		{Name: "config|get", Arity: -3, Handler: cc.configGet},
+		{Name: "config|set", Arity: -4, Handler: configSet},
+		{Name: "config|resetstat", Arity: 2, Handler: func(*Session, [][]byte) Reply { return OK }},
+	}})
 }
 
 type connCommands struct {
@@ -169,124 +190,87 @@ func validClientName(b []byte) bool {
 	return true
 }
 
-func (cc connCommands) client(s *Session, args [][]byte) Reply {
-	sub := strings.ToLower(string(args[1]))
-	switch sub {
-	case "setname":
-		if len(args) != 3 {
-			return ErrText(WrongArity("client|setname"))
-		}
-		if !validClientName(args[2]) {
-			return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
-		}
-		s.set(func() { s.name = string(args[2]) })
-		return OK
-	case "getname":
-		if len(args) != 2 {
-			return ErrText(WrongArity("client|getname"))
-		}
-		if s.name == "" {
-			return Null
-		}
-		return BulkString(s.name)
-	case "id":
-		if len(args) != 2 {
-			return ErrText(WrongArity("client|id"))
-		}
-		return Int(s.ID)
-	case "setinfo":
-		if len(args) != 4 {
-			return ErrText(WrongArity("client|setinfo"))
-		}
-		attr := strings.ToLower(string(args[2]))
-		if attr != "lib-name" && attr != "lib-ver" {
-			return ErrText("ERR Unrecognized option '" + printable(args[2], 64) + "'")
-		}
-		// As in Redis: CLIENT INFO must stay one line of fields split by
-		// spaces.
-		if !validClientName(args[3]) {
-			return ErrText("ERR " + string(args[2]) + " cannot contain spaces, newlines or special characters.")
-		}
-		s.set(func() {
-			if attr == "lib-name" {
-				s.libName = string(args[3])
-			} else {
-				s.libVer = string(args[3])
-			}
-		})
-		return OK
-	case "info":
-		if len(args) != 2 {
-			return ErrText(WrongArity("client|info"))
-		}
-		return clientInfo(s)
-	case "list":
-		return cc.clientList(args)
-	case "kill":
-		if len(args) < 3 {
-			return ErrText(WrongArity("client|kill"))
-		}
-		return cc.clientKill(s, args)
-	case "help":
-		if len(args) != 2 {
-			return ErrText(WrongArity("client|help"))
-		}
-		return helpReply(clientHelp)
+// clientSetName: CLIENT SETNAME name.
+func (cc connCommands) clientSetName(s *Session, args [][]byte) Reply {
+	if !validClientName(args[2]) {
+		return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
 	}
-	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CLIENT HELP.")
+	s.set(func() { s.name = string(args[2]) })
+	return OK
 }
 
-func (cc connCommands) command(s *Session, args [][]byte) Reply {
-	if len(args) == 1 {
-		cmds := cc.mux.Commands()
-		return ReplyFunc(func(w Writer) {
-			w.WriteArray(len(cmds))
-			for _, c := range cmds {
+// clientGetName: CLIENT GETNAME.
+func (cc connCommands) clientGetName(s *Session, _ [][]byte) Reply {
+	if s.name == "" {
+		return Null
+	}
+	return BulkString(s.name)
+}
+
+// clientSetInfo: CLIENT SETINFO LIB-NAME|LIB-VER value.
+func (cc connCommands) clientSetInfo(s *Session, args [][]byte) Reply {
+	attr := strings.ToLower(string(args[2]))
+	if attr != "lib-name" && attr != "lib-ver" {
+		return ErrText("ERR Unrecognized option '" + printable(args[2], 64) + "'")
+	}
+	// As in Redis: CLIENT INFO must stay one line of fields split by
+	// spaces.
+	if !validClientName(args[3]) {
+		return ErrText("ERR " + string(args[2]) + " cannot contain spaces, newlines or special characters.")
+	}
+	s.set(func() {
+		if attr == "lib-name" {
+			s.libName = string(args[3])
+		} else {
+			s.libVer = string(args[3])
+		}
+	})
+	return OK
+}
+
+// commandAll: COMMAND, every command's details.
+func (cc connCommands) commandAll(*Session, [][]byte) Reply {
+	cmds := cc.mux.Commands()
+	return ReplyFunc(func(w Writer) {
+		w.WriteArray(len(cmds))
+		for _, c := range cmds {
+			writeCommandInfo(w, c)
+		}
+	})
+}
+
+// commandInfo: COMMAND INFO [name ...], by command or subcommand name
+// ("client|list"); as in Redis 7, every command without names.
+func (cc connCommands) commandInfo(s *Session, args [][]byte) Reply {
+	names := args[2:]
+	if len(names) == 0 {
+		return cc.commandAll(s, args)
+	}
+	return ReplyFunc(func(w Writer) {
+		w.WriteArray(len(names))
+		for _, n := range names {
+			if c := cc.mux.Lookup(n); c != nil {
 				writeCommandInfo(w, c)
+			} else {
+				w.WriteNullReply()
 			}
-		})
-	}
-	switch strings.ToLower(string(args[1])) {
-	case "help":
-		if len(args) != 2 {
-			return ErrText(WrongArity("command|help"))
 		}
-		return helpReply(commandHelp)
-	case "count":
-		if len(args) != 2 {
-			return ErrText(WrongArity("command|count"))
-		}
-		return Int(int64(len(cc.mux.Commands())))
-	case "docs":
-		// Docs are optional; an empty answer tells clients there are none.
-		return ReplyFunc(func(w Writer) { w.WriteMapHeader(0) })
-	case "info":
-		names := args[2:]
-		if len(names) == 0 { // as Redis 7: every command
-			return cc.command(s, args[:1])
-		}
-		return ReplyFunc(func(w Writer) {
-			w.WriteArray(len(names))
-			for _, n := range names {
-				if c := cc.mux.Lookup(n); c != nil {
-					writeCommandInfo(w, c)
-				} else {
-					w.WriteNullReply()
-				}
-			}
-		})
-	case "list":
-		cmds := cc.mux.Commands()
-		return ReplyFunc(func(w Writer) {
-			w.WriteArray(len(cmds))
-			for _, c := range cmds {
-				w.WriteBulkString(c.Name)
-			}
-		})
-	}
-	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try COMMAND HELP.")
+	})
 }
 
+// commandList: COMMAND LIST, the names of the commands.
+func (cc connCommands) commandList(*Session, [][]byte) Reply {
+	cmds := cc.mux.Commands()
+	return ReplyFunc(func(w Writer) {
+		w.WriteArray(len(cmds))
+		for _, c := range cmds {
+			w.WriteBulkString(c.Name)
+		}
+	})
+}
+
+// writeCommandInfo writes c as COMMAND INFO does, its subcommands
+// included.
 func writeCommandInfo(w Writer, c *Command) {
 	w.WriteArray(10)
 	w.WriteBulkString(c.Name)
@@ -301,51 +285,42 @@ func writeCommandInfo(w Writer, c *Command) {
 	w.WriteArray(0) // ACL categories
 	w.WriteArray(0) // tips
 	w.WriteArray(0) // key specs
-	w.WriteArray(0) // subcommands
+	w.WriteArray(len(c.Subcommands))
+	for _, sub := range c.Subcommands {
+		writeCommandInfo(w, sub)
+	}
 }
 
-func (cc connCommands) config(s *Session, args [][]byte) Reply {
-	switch strings.ToLower(string(args[1])) {
-	case "help":
-		if len(args) != 2 {
-			return ErrText(WrongArity("config|help"))
-		}
-		return helpReply(configHelp)
-	case "get":
-		if len(args) < 3 {
-			return ErrText(WrongArity("config|get"))
-		}
-		seen := map[string]bool{}
-		var keys []string
-		for _, p := range args[2:] {
-			pat := bytes.ToLower(p)
-			for k := range cc.srv.Config {
-				if !seen[k] && Match([]byte(k), pat) {
-					seen[k] = true
-					keys = append(keys, k)
-				}
+// configGet: CONFIG GET pattern [pattern ...].
+func (cc connCommands) configGet(_ *Session, args [][]byte) Reply {
+	seen := map[string]bool{}
+	var keys []string
+	for _, p := range args[2:] {
+		pat := bytes.ToLower(p)
+		for k := range cc.srv.Config {
+			if !seen[k] && Match([]byte(k), pat) {
+				seen[k] = true
+				keys = append(keys, k)
 			}
 		}
-		sort.Strings(keys)
-		return ReplyFunc(func(w Writer) {
-			w.WriteMapHeader(len(keys))
-			for _, k := range keys {
-				w.WriteBulkString(k)
-				w.WriteBulkString(cc.srv.Config[k])
-			}
-		})
-	case "set":
-		if len(args) < 4 || len(args)%2 != 0 {
-			return ErrText(WrongArity("config|set"))
-		}
-		return ErrText("ERR CONFIG SET is not supported: shardcounter is configured by its command-line flags")
-	case "resetstat":
-		if len(args) != 2 {
-			return ErrText(WrongArity("config|resetstat"))
-		}
-		return OK
 	}
-	return ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try CONFIG HELP.")
+	sort.Strings(keys)
+	return ReplyFunc(func(w Writer) {
+		w.WriteMapHeader(len(keys))
+		for _, k := range keys {
+			w.WriteBulkString(k)
+			w.WriteBulkString(cc.srv.Config[k])
+		}
+	})
+}
+
+// configSet: CONFIG SET name value [name value ...], which is not
+// supported.
+func configSet(_ *Session, args [][]byte) Reply {
+	if len(args)%2 != 0 {
+		return ErrText(WrongArity("config|set"))
+	}
+	return ErrText("ERR CONFIG SET is not supported: shardcounter is configured by its command-line flags")
 }
 
 var commandHelp = []string{

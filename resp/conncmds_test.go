@@ -206,6 +206,23 @@ func TestCommandIntrospection(t *testing.T) {
 		t.Fatalf("COMMAND LIST: %#v", list)
 	}
 	c.Expect(resptest.Err("ERR unknown subcommand 'NOPE'. Try COMMAND HELP."), "COMMAND", "NOPE")
+	// Containers list their subcommands, each with its own arity, and
+	// COMMAND INFO finds one by its full name, as in Redis 7.
+	subs, _ := byName["client"][9].([]any)
+	var list7 []any
+	for _, sub := range subs {
+		if info, ok := sub.([]any); ok && info[0] == "client|list" {
+			list7 = info
+		}
+	}
+	if len(subs) < 8 || list7 == nil || list7[1] != int64(-2) {
+		t.Errorf("COMMAND client subcommands: %#v", subs)
+	}
+	if infos, ok := c.Do("COMMAND", "INFO", "CLIENT|LIST", "client|nosuch").([]any); !ok || len(infos) != 2 || !reflect.DeepEqual(infos[0], list7) || infos[1] != nil {
+		t.Errorf("COMMAND INFO client|list client|nosuch: %#v", infos)
+	}
+	// A subcommand's full name is not a command.
+	c.Expect(resptest.Err("ERR unknown command 'client|list', with args beginning with: "), "client|list")
 	// As in Redis 7: INFO with no names is every command, and the
 	// subcommands that take no argument refuse one.
 	if infos, ok := c.Do("COMMAND", "INFO").([]any); !ok || int64(len(infos)) != n {

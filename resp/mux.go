@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"net"
 	"strings"
 	"sync"
@@ -42,6 +43,14 @@ type Command struct {
 	// NoAuth commands may run before AUTH (HELLO, AUTH, QUIT).
 	NoAuth  bool
 	Handler Handler
+	// Subcommands are what a container command such as CLIENT or CONFIG
+	// does, chosen by its first argument, as in Redis 7: each is named
+	// "container|sub", has its own Arity over the whole command line and
+	// its own Handler, and takes the container's Flags unless it has some.
+	// The container's Handler, if any, answers it without a subcommand
+	// (COMMAND), where its Arity allows that.
+	Subcommands []*Command
+	subs        map[string]*Command // by the lower-case name after '|'
 }
 
 // Session is the state of one client connection. Only the connection's
@@ -102,6 +111,19 @@ func (m *Mux) Handle(c Command) {
 	if c.Step == 0 && c.FirstKey > 0 {
 		c.Step = 1
 	}
+	for _, sub := range c.Subcommands {
+		container, name, ok := strings.Cut(sub.Name, "|")
+		if !ok || container != c.Name || c.subs[name] != nil {
+			panic("resp: bad subcommand " + sub.Name + " of " + c.Name)
+		}
+		if sub.Flags == nil {
+			sub.Flags = c.Flags
+		}
+		if c.subs == nil {
+			c.subs = make(map[string]*Command, len(c.Subcommands))
+		}
+		c.subs[name] = sub
+	}
 	m.cmds[c.Name] = &c
 	m.names = append(m.names, c.Name)
 }
@@ -115,8 +137,23 @@ func (m *Mux) Commands() []*Command {
 	return out
 }
 
-// Lookup finds a command by name, in any case, without allocating.
+// Lookup finds a command by name, in any case, without allocating; a
+// subcommand by its full name ("client|list").
 func (m *Mux) Lookup(name []byte) *Command {
+	if i := bytes.IndexByte(name, '|'); i >= 0 {
+		if c := m.Lookup(name[:i]); c != nil {
+			return c.Subcommand(name[i+1:])
+		}
+		return nil
+	}
+	return lookupLower(m.cmds, name)
+}
+
+// Subcommand finds a subcommand of c by its name after the '|', in any
+// case, without allocating.
+func (c *Command) Subcommand(name []byte) *Command { return lookupLower(c.subs, name) }
+
+func lookupLower(cmds map[string]*Command, name []byte) *Command {
 	var buf [32]byte
 	if len(name) > len(buf) {
 		return nil
@@ -127,7 +164,7 @@ func (m *Mux) Lookup(name []byte) *Command {
 		}
 		buf[i] = c
 	}
-	return m.cmds[string(buf[:len(name)])]
+	return cmds[string(buf[:len(name)])]
 }
 
 // NewSession makes the state for a connection that CLIENT LIST does not
@@ -182,7 +219,7 @@ func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
 			s.lastCmd.Store(c)
 		}
 		kind := Serial
-		if c != nil {
+		if r == nil {
 			kind = c.Kind
 		}
 		if kind == Serial || kind != group {
@@ -206,19 +243,27 @@ func (m *Mux) ServeRESP(conn redcon.Conn, first redcon.Command) {
 	s.cmds = s.cmds[:0]
 }
 
-// dispatch finds the command and returns either it (to run) or an error
-// reply that answers it.
+// dispatch finds the command, or the subcommand, and returns it with nil
+// to run it, or with the error reply that answers it instead (the command
+// is nil when it is unknown).
 func (m *Mux) dispatch(s *Session, args [][]byte) (*Command, Reply) {
-	c := m.Lookup(args[0])
+	c := lookupLower(m.cmds, args[0])
 	if c == nil {
 		return nil, ErrText(UnknownCommand(args))
 	}
+	if c.subs != nil && len(args) > 1 {
+		sub := c.Subcommand(args[1])
+		if sub == nil {
+			return nil, ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try " + strings.ToUpper(c.Name) + " HELP.")
+		}
+		c = sub
+	}
 	// Redis checks the argument count before authentication.
 	if !ArityOK(c.Arity, len(args)) {
-		return nil, ErrText(WrongArity(c.Name))
+		return c, ErrText(WrongArity(c.Name))
 	}
 	if !s.authed && !c.NoAuth {
-		return nil, Err(ErrNoAuth)
+		return c, Err(ErrNoAuth)
 	}
 	return c, nil
 }
