@@ -31,10 +31,10 @@ func RegisterConnCommands(m *Mux, srv Server) {
 	m.Handle(Command{Name: "echo", Arity: 2, Flags: []string{"fast"}, Handler: cc.echo})
 	m.Handle(Command{Name: "select", Arity: 2, Flags: []string{"fast", "loading", "stale"}, Handler: cc.selectDB})
 	m.Handle(Command{Name: "client", Arity: -2, Flags: []string{"noscript", "loading", "stale"}, Subcommands: []*Command{
-		{Name: "client|setname", Arity: 3, Handler: cc.clientSetName},
-		{Name: "client|getname", Arity: 2, Handler: cc.clientGetName},
+		{Name: "client|setname", Arity: 3, Handler: clientSetName},
+		{Name: "client|getname", Arity: 2, Handler: clientGetName},
 		{Name: "client|id", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return Int(s.ID) }},
-		{Name: "client|setinfo", Arity: 4, Handler: cc.clientSetInfo},
+		{Name: "client|setinfo", Arity: 4, Handler: clientSetInfo},
 		{Name: "client|info", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return clientInfo(s) }},
 		{Name: "client|list", Arity: -2, Handler: cc.clientList},
 		{Name: "client|kill", Arity: -3, Handler: cc.clientKill},
@@ -191,7 +191,7 @@ func validClientName(b []byte) bool {
 }
 
 // clientSetName: CLIENT SETNAME name.
-func (cc connCommands) clientSetName(s *Session, args [][]byte) Reply {
+func clientSetName(s *Session, args [][]byte) Reply {
 	if !validClientName(args[2]) {
 		return ErrText("ERR Client names cannot contain spaces, newlines or special characters.")
 	}
@@ -200,7 +200,7 @@ func (cc connCommands) clientSetName(s *Session, args [][]byte) Reply {
 }
 
 // clientGetName: CLIENT GETNAME.
-func (cc connCommands) clientGetName(s *Session, _ [][]byte) Reply {
+func clientGetName(s *Session, _ [][]byte) Reply {
 	if s.name == "" {
 		return Null
 	}
@@ -208,7 +208,7 @@ func (cc connCommands) clientGetName(s *Session, _ [][]byte) Reply {
 }
 
 // clientSetInfo: CLIENT SETINFO LIB-NAME|LIB-VER value.
-func (cc connCommands) clientSetInfo(s *Session, args [][]byte) Reply {
+func clientSetInfo(s *Session, args [][]byte) Reply {
 	attr := strings.ToLower(string(args[2]))
 	if attr != "lib-name" && attr != "lib-ver" {
 		return ErrText("ERR Unrecognized option '" + printable(args[2], 64) + "'")
