@@ -258,13 +258,20 @@ func (cc connCommands) commandInfo(s *Session, args [][]byte) Reply {
 	})
 }
 
-// commandList: COMMAND LIST, the names of the commands.
+// commandList: COMMAND LIST, the names of the commands, each followed by
+// those of its subcommands ("client|list"), as Redis 7 lists them.
 func (cc connCommands) commandList(*Session, [][]byte) Reply {
-	cmds := cc.mux.Commands()
+	var names []string
+	for _, c := range cc.mux.Commands() {
+		names = append(names, c.Name)
+		for _, sub := range c.Subcommands {
+			names = append(names, sub.Name)
+		}
+	}
 	return ReplyFunc(func(w Writer) {
-		w.WriteArray(len(cmds))
-		for _, c := range cmds {
-			w.WriteBulkString(c.Name)
+		w.WriteArray(len(names))
+		for _, n := range names {
+			w.WriteBulkString(n)
 		}
 	})
 }

@@ -102,30 +102,43 @@ func NewMux(password string) *Mux {
 	return &Mux{cmds: make(map[string]*Command), password: password}
 }
 
-// Handle registers c. Registering a name twice panics: it is a programming
-// error.
+// Handle registers c and its subcommands. A name registered twice, a
+// command without a handler for a call its arity admits, or a subcommand
+// not named "container|sub" in lower case panics: they are programming
+// errors.
 func (m *Mux) Handle(c Command) {
 	if _, dup := m.cmds[c.Name]; dup {
 		panic("resp: command registered twice: " + c.Name)
 	}
+	if c.Handler == nil && (c.Subcommands == nil || ArityOK(c.Arity, 1)) {
+		panic("resp: command without a handler: " + c.Name)
+	}
 	if c.Step == 0 && c.FirstKey > 0 {
 		c.Step = 1
 	}
-	for _, sub := range c.Subcommands {
-		container, name, ok := strings.Cut(sub.Name, "|")
-		if !ok || container != c.Name || c.subs[name] != nil {
+	subs := make([]*Command, len(c.Subcommands))
+	for i, sub := range c.Subcommands {
+		container, name, _ := strings.Cut(sub.Name, "|")
+		if container != c.Name || !validSubName(name) || c.subs[name] != nil || sub.Handler == nil || sub.Subcommands != nil {
 			panic("resp: bad subcommand " + sub.Name + " of " + c.Name)
 		}
-		if sub.Flags == nil {
-			sub.Flags = c.Flags
+		own := *sub // the caller's may be registered on another Mux too
+		if own.Flags == nil {
+			own.Flags = c.Flags
 		}
 		if c.subs == nil {
 			c.subs = make(map[string]*Command, len(c.Subcommands))
 		}
-		c.subs[name] = sub
+		subs[i], c.subs[name] = &own, &own
 	}
+	c.Subcommands = subs
 	m.cmds[c.Name] = &c
 	m.names = append(m.names, c.Name)
+}
+
+// validSubName reports whether Subcommand can find a subcommand named so.
+func validSubName(name string) bool {
+	return name != "" && len(name) <= 32 && name == strings.ToLower(name) && !strings.Contains(name, "|")
 }
 
 // Commands lists the registered commands in registration order.
@@ -254,7 +267,7 @@ func (m *Mux) dispatch(s *Session, args [][]byte) (*Command, Reply) {
 	if c.subs != nil && len(args) > 1 {
 		sub := c.Subcommand(args[1])
 		if sub == nil {
-			return nil, ErrText("ERR unknown subcommand '" + printable(args[1], 64) + "'. Try " + strings.ToUpper(c.Name) + " HELP.")
+			return nil, ErrText("ERR unknown subcommand '" + printable(args[1], 128) + "'. Try " + strings.ToUpper(c.Name) + " HELP.")
 		}
 		c = sub
 	}

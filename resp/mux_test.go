@@ -473,3 +473,34 @@ func randomBytes(rng *rand.Rand) []byte {
 	}
 	return b.Bytes()
 }
+
+// Handle refuses what dispatch could never reach or would call without a
+// handler, and keeps its own copy of each subcommand.
+func TestHandleChecksSubcommands(t *testing.T) {
+	h := func(*Session, [][]byte) Reply { return OK }
+	for name, c := range map[string]Command{
+		"no handler":            {Name: "x", Arity: 1},
+		"bare call, no handler": {Name: "x", Arity: -1, Subcommands: []*Command{{Name: "x|a", Arity: 2, Handler: h}}},
+		"other container":       {Name: "x", Arity: -2, Subcommands: []*Command{{Name: "y|a", Arity: 2, Handler: h}}},
+		"upper case":            {Name: "x", Arity: -2, Subcommands: []*Command{{Name: "x|A", Arity: 2, Handler: h}}},
+		"two bars":              {Name: "x", Arity: -2, Subcommands: []*Command{{Name: "x|a|b", Arity: 2, Handler: h}}},
+		"twice":                 {Name: "x", Arity: -2, Subcommands: []*Command{{Name: "x|a", Arity: 2, Handler: h}, {Name: "x|a", Arity: 2, Handler: h}}},
+		"sub without handler":   {Name: "x", Arity: -2, Subcommands: []*Command{{Name: "x|a", Arity: 2}}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: Handle did not panic", name)
+				}
+			}()
+			NewMux("").Handle(c)
+		}()
+	}
+	shared := []*Command{{Name: "x|a", Arity: 2, Handler: h}}
+	NewMux("").Handle(Command{Name: "x", Arity: -2, Flags: []string{"first"}, Subcommands: shared})
+	m := NewMux("")
+	m.Handle(Command{Name: "x", Arity: -2, Flags: []string{"second"}, Subcommands: shared})
+	if sub := m.Lookup([]byte("X|A")); sub == nil || sub.Flags[0] != "second" || shared[0].Flags != nil {
+		t.Errorf("the second Mux's x|a: %+v; the caller's: %+v", sub, shared[0])
+	}
+}
