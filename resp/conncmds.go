@@ -36,9 +36,9 @@ func RegisterConnCommands(m *Mux, srv Server) {
 		{Name: "client|id", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return Int(s.ID) }},
 		{Name: "client|setinfo", Arity: 4, Handler: clientSetInfo},
 		{Name: "client|info", Arity: 2, Handler: func(s *Session, _ [][]byte) Reply { return clientInfo(s) }},
-		{Name: "client|list", Arity: -2, Handler: cc.clientList},
-		{Name: "client|kill", Arity: -3, Handler: cc.clientKill},
-		{Name: "client|help", Arity: 2, Handler: helpHandler(clientHelp)},
+		{Name: "client|list", Arity: -2, Flags: adminFlags, Handler: cc.clientList},
+		{Name: "client|kill", Arity: -3, Flags: adminFlags, Handler: cc.clientKill},
+		{Name: "client|help", Arity: 2, Flags: helpFlags, Handler: helpHandler(clientHelp)},
 	}})
 	m.Handle(Command{Name: "command", Arity: -1, Flags: []string{"loading", "stale"}, Handler: cc.commandAll, Subcommands: []*Command{
 		{Name: "command|help", Arity: 2, Handler: helpHandler(commandHelp)},
@@ -49,12 +49,20 @@ func RegisterConnCommands(m *Mux, srv Server) {
 		{Name: "command|list", Arity: -2, Handler: cc.commandList},
 	}})
 	m.Handle(Command{Name: "config", Arity: -2, Flags: []string{"admin", "noscript", "loading", "stale"}, Subcommands: []*Command{
-		{Name: "config|help", Arity: 2, Handler: helpHandler(configHelp)},
+		{Name: "config|help", Arity: 2, Flags: helpFlags, Handler: helpHandler(configHelp)},
 		{Name: "config|get", Arity: -3, Handler: cc.configGet},
 		{Name: "config|set", Arity: -4, Handler: configSet},
 		{Name: "config|resetstat", Arity: 2, Handler: func(*Session, [][]byte) Reply { return OK }},
 	}})
 }
+
+// The flags of Redis 7.2's subcommands where they differ from their
+// container's: listing and killing clients is an admin command, and HELP
+// runs anywhere.
+var (
+	adminFlags = []string{"admin", "noscript", "loading", "stale"}
+	helpFlags  = []string{"loading", "stale"}
+)
 
 type connCommands struct {
 	mux *Mux
