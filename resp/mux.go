@@ -138,7 +138,7 @@ func (m *Mux) Handle(c Command) {
 
 // validSubName reports whether Subcommand can find a subcommand named so.
 func validSubName(name string) bool {
-	return name != "" && len(name) <= 32 && name == strings.ToLower(name) && !strings.Contains(name, "|")
+	return name != "" && len(name) <= maxNameLen && name == strings.ToLower(name) && !strings.Contains(name, "|")
 }
 
 // Commands lists the registered commands in registration order.
@@ -166,8 +166,11 @@ func (m *Mux) Lookup(name []byte) *Command {
 // case, without allocating.
 func (c *Command) Subcommand(name []byte) *Command { return lookupLower(c.subs, name) }
 
+// maxNameLen is the longest command or subcommand name lookupLower finds.
+const maxNameLen = 32
+
 func lookupLower(cmds map[string]*Command, name []byte) *Command {
-	var buf [32]byte
+	var buf [maxNameLen]byte
 	if len(name) > len(buf) {
 		return nil
 	}

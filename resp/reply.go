@@ -17,7 +17,7 @@ type Writer struct {
 // array of 2n elements.
 func (w Writer) WriteMapHeader(n int) {
 	if w.Proto == 3 {
-		w.WriteRaw(appendHeader('%', n))
+		w.WriteRaw(appendHeader(make([]byte, 0, 16), '%', n))
 		return
 	}
 	w.WriteArray(2 * n)
@@ -35,8 +35,8 @@ func (w Writer) WriteNullReply() {
 // WriteErr writes err as a Redis error reply (see ToReply).
 func (w Writer) WriteErr(err error) { w.WriteError(ToReply(err)) }
 
-func appendHeader(kind byte, n int) []byte {
-	b := make([]byte, 0, 16)
+// appendHeader appends the header of an aggregate or string of n to b.
+func appendHeader(b []byte, kind byte, n int) []byte {
 	b = append(b, kind)
 	b = strconv.AppendInt(b, int64(n), 10)
 	return append(b, '\r', '\n')
@@ -93,10 +93,8 @@ func (r verbatimReply) WriteTo(w Writer) {
 		w.WriteBulkString(string(r))
 		return
 	}
-	b := make([]byte, 0, 32+len(r))
-	b = append(b, '=')
-	b = strconv.AppendInt(b, int64(len("txt:")+len(r)), 10)
-	b = append(b, "\r\ntxt:"...)
+	b := appendHeader(make([]byte, 0, 32+len(r)), '=', len("txt:")+len(r))
+	b = append(b, "txt:"...)
 	b = append(b, r...)
 	w.WriteRaw(append(b, '\r', '\n'))
 }
