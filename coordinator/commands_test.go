@@ -720,3 +720,71 @@ func TestDelOfManyTinyKeysStaysUnderTheShardLimit(t *testing.T) {
 		t.Errorf("the shard went down: %s", st.Err)
 	}
 }
+
+// A SET whose reset reached a shard that then did not answer may have
+// changed the counter: the shard gets the DEL late and applies it. The
+// error says the outcome is unknown and that SET may be repeated, not
+// SHARDDOWN, which reads as "nothing happened"; repeated, it finishes.
+// DEL and FLUSHALL end the same way.
+func TestResetThatMayHaveReachedAShardSaysUnknown(t *testing.T) {
+	ctx := context.Background()
+	back := newTestCluster(t, 2)
+	fz := newFreezer(t, back.addrs[0].Addr)
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = []ShardAddr{{ID: back.addrs[0].ID, Addr: fz.ln.Addr().String()}, back.addrs[1]}
+		c.ShardTimeout = 300 * time.Millisecond
+	})
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprintf("k%d", i); tc.coord.ring.Owner([]byte(k)) == 1 {
+			key = k
+		}
+	}
+	// A partial on s1, which does not own key, and one on its owner s2.
+	s1 := redis.NewClient(&redis.Options{Addr: back.addrs[0].Addr})
+	defer s1.Close()
+	if err := s1.IncrBy(ctx, key, 100).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.client.IncrBy(ctx, key, 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != 105 {
+		t.Fatalf("GET = %d %v, want 105", v, err)
+	}
+
+	// s1 hangs on the command that resets it: DEL's first step, which
+	// reads the partials, still goes through.
+	resets := []struct {
+		cmd   []any
+		shard string
+	}{{[]any{"set", key, 7}, resp.CmdDel}, {[]any{"del", key}, resp.CmdDel}, {[]any{"flushall"}, resp.CmdFlush}}
+	for _, r := range resets {
+		cmd := r.cmd
+		fz.freezeOn.Store(&r.shard)
+		err := tc.client.Do(ctx, cmd...).Err()
+		fz.freezeOn.Store(nil)
+		fz.frozen.Store(false)
+		if err == nil || !strings.HasPrefix(err.Error(), "UNKNOWN ") || !strings.Contains(err.Error(), "repeat it") {
+			t.Fatalf("%v while s1 hangs: %v, want UNKNOWN ... repeat it", cmd, err)
+		}
+		tc.waitShard(0, true)
+		if err := tc.client.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v repeated: %v", cmd, err)
+		}
+	}
+	if n, err := tc.client.Exists(ctx, key).Result(); err != nil || n != 0 {
+		t.Fatalf("EXISTS after FLUSHALL = %d %v", n, err)
+	}
+
+	// A reset that could not start, with a shard known down, changed
+	// nothing and says so.
+	if err := tc.client.Set(ctx, key, 9, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	back.stopShard(0)
+	tc.waitShard(0, false)
+	if err := tc.client.Set(ctx, key, 1, 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "SHARDDOWN ") {
+		t.Fatalf("SET with s1 down: %v, want SHARDDOWN", err)
+	}
+}

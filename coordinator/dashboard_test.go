@@ -297,6 +297,9 @@ type freezer struct {
 	conns  []net.Conn
 	// gets counts the SC.GET commands it passed on to the shard.
 	gets atomic.Int64
+	// freezeOn, when set, freezes the proxy as soon as the coordinator
+	// sends a chunk containing it, and holds that chunk.
+	freezeOn atomic.Pointer[string]
 }
 
 func newFreezer(t *testing.T, target string) *freezer {
@@ -340,6 +343,9 @@ func (f *freezer) pipe(dst, src net.Conn, gets *atomic.Int64) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if p := f.freezeOn.Load(); p != nil && bytes.Contains(buf[:n], []byte(*p)) {
+			f.frozen.Store(true)
+		}
 		for f.frozen.Load() {
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -3,32 +3,62 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/shardcounter/shardcounter/resp"
 )
 
-// allShards runs f on every shard in parallel and returns the first error.
-// It fails at once, naming the shard, if any shard is down: a reset that
-// missed a shard would leave its stale partial in the total.
+// allShards runs f on every shard in parallel and returns their errors,
+// joined. It fails at once, naming the shard, if any shard is down: a reset
+// that missed a shard would leave its stale partial in the total.
 func (s *Server) allShards(f func(sc *shardConn) error) error {
+	_, err := s.resetStep(func(sc *shardConn) (bool, error) { return false, f(sc) })
+	return err
+}
+
+// resetStep runs one step of a reset (SET, DEL, FLUSH) on every shard, as
+// allShards does. f reports whether its shard took its part or may have:
+// touched is whether any shard did.
+func (s *Server) resetStep(f func(sc *shardConn) (touched bool, err error)) (touched bool, err error) {
 	for _, sc := range s.shards {
 		if !sc.up.Load() {
-			return sc.unavailable()
+			return false, sc.unavailable()
 		}
 	}
 	errs := make([]error, len(s.shards))
+	touches := make([]bool, len(s.shards))
 	var wg sync.WaitGroup
 	for i, sc := range s.shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f(sc)
+			touches[i], errs[i] = f(sc)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	for _, t := range touches {
+		touched = touched || t
+	}
+	return touched, errors.Join(errs...)
+}
+
+// tookPart is whether a reset command that returned err may have changed
+// its shard: it did, or it was sent and no answer came, or the shard's write
+// failed. A refusal (an error reply) or a send that never left changed
+// nothing.
+func tookPart(err error) bool {
+	return err == nil || errors.Is(err, resp.ErrAmbiguous) ||
+		(errors.Is(err, resp.ErrShardUnavailable) && !notSent(err))
+}
+
+// partlyReset is the error of a SET, DEL or FLUSH that failed after some
+// shard took its part, or may have: the counters may now be neither as they
+// were nor as asked, so the error must not read as "nothing happened".
+// Each of these commands may be repeated to finish the reset.
+func partlyReset(cmd string, err error) error {
+	return fmt.Errorf("%w: %s may have reset some shards and not others; repeat it: %v", resp.ErrAmbiguous, cmd, err)
 }
 
 // set answers SET key value: the counter becomes value, held by its owner
@@ -55,18 +85,22 @@ func (s *Server) set(_ *resp.Session, args [][]byte) resp.Reply {
 		// Every shard was down a moment ago; nothing was changed.
 		return resp.Err(s.shards[s.ring.Owner(key)].unavailable())
 	}
-	err := s.allShards(func(sc *shardConn) error {
+	touched, err := s.resetStep(func(sc *shardConn) (bool, error) {
 		if sc == target {
-			return nil
+			return false, nil
 		}
 		_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: [][]byte{key}}.Args())
-		return err
+		return tookPart(err), err
 	})
 	if err == nil {
 		_, err = target.do(s.ctx, resp.SetCmd{Shard: target.name(), Key: key, Value: v}.Args())
+		touched = touched || tookPart(err)
 	}
 	s.router.split.Remove(string(key))
 	if err != nil {
+		if touched {
+			err = partlyReset("SET", err)
+		}
 		return resp.Err(err)
 	}
 	if target.idx != s.ring.Owner(key) {
@@ -95,20 +129,26 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 		}
 		return nil
 	})
+	touched := false
 	if err == nil {
-		err = s.allShards(func(sc *shardConn) error {
+		touched, err = s.resetStep(func(sc *shardConn) (touched bool, err error) {
 			for _, chunk := range keyChunks(keys, sc.cmdBytes) {
-				if _, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: chunk}.Args()); err != nil {
-					return err
+				_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: chunk}.Args())
+				touched = touched || tookPart(err)
+				if err != nil {
+					return touched, err
 				}
 			}
-			return nil
+			return touched, nil
 		})
 	}
 	for _, k := range keys {
 		s.router.split.Remove(string(k))
 	}
 	if err != nil {
+		if touched {
+			err = partlyReset(strings.ToUpper(string(args[0])), err)
+		}
 		return resp.Err(err)
 	}
 	// A key named twice is deleted once, as in Redis.
@@ -134,12 +174,15 @@ func (s *Server) flush(_ *resp.Session, args [][]byte) resp.Reply {
 			return resp.Err(resp.ErrSyntax)
 		}
 	}
-	err := s.allShards(func(sc *shardConn) error {
+	touched, err := s.resetStep(func(sc *shardConn) (bool, error) {
 		_, err := sc.do(context.Background(), resp.ShardCmd{Name: resp.CmdFlush, Shard: sc.name()}.Args())
-		return err
+		return tookPart(err), err
 	})
 	s.router.split.Purge()
 	if err != nil {
+		if touched {
+			err = partlyReset(strings.ToUpper(string(args[0])), err)
+		}
 		return resp.Err(err)
 	}
 	return resp.OK
