@@ -45,7 +45,7 @@ clean:
 
 .PHONY: bench bench-scale bench-profile
 
-## bench: throughput and latency against Redis, twemproxy and PostgreSQL (about 10 min; BENCH_QUICK=1 for a 1-min smoke run); writes bench/RESULTS.md
+## bench: throughput and latency against Redis, twemproxy and PostgreSQL (about 8 min; BENCH_QUICK=1 for a 1-min smoke run); writes bench/RESULTS.md
 bench:
 	bench/run.sh
 
