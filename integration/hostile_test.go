@@ -100,7 +100,9 @@ func hostileCases() []hostileCase {
 
 		// Inline oddities: answered like Redis, the connection stays.
 		{name: "bulk header sent as inline", send: "$4\r\nINCR\r\n", want: []string{unknown("$4"), "-ERR wrong number of arguments for 'incr' command"}},
-		{name: "binary inline", send: "\x00\x01\x02\xff\r\n", want: []string{"-ERR unknown command '\x00\x01\x02"}},
+		{name: "binary inline", send: "\x01\x02\xff\r\n", want: []string{"-ERR unknown command '\x01\x02\xff'"}},
+		{name: "inline with a NUL, which ends the line as in Redis", send: "\x00\x01\r\nECHO a\x00b\r\n", want: []string{"a"}},
+		{name: "inline separated by tabs", send: "ECHO\tx\r\n", want: []string{"x"}},
 		{name: "integer reply sent as a command", send: ":1\r\n", want: []string{unknown(":1")}},
 		{name: "empty and blank lines", send: "\r\n\r\n   \r\nPING\r\n", want: []string{"PONG"}},
 		{name: "unknown command with a 300-byte name", send: strings.Repeat("X", 300) + "\r\n", want: []string{unknown(strings.Repeat("X", 128))}},
@@ -152,7 +154,8 @@ func hostileCases() []hostileCase {
 		// Oversize pipelines and requests.
 		{name: "pipeline of 50000 bad INCRBYs (1.8 MB) sent before reading", send: strings.Repeat(cmdBytes("INCRBY", "safe", "x"), 50000),
 			want: []string{"-ERR value is not an integer or out of range"}, repeat: 50000},
-		{name: "5 MiB inline line", send: strings.Repeat("x", 5<<20), want: []string{"-ERR Protocol error: request larger than 4194304 bytes"}, end: closed, mayReset: true},
+		{name: "inline line over 64 KiB of one-byte words", send: "EXISTS" + strings.Repeat(" a", 40000) + "\r\n", want: []string{"-ERR Protocol error: too big inline request"}, end: closed},
+		{name: "5 MiB inline line", send: strings.Repeat("x", 5<<20), want: []string{"-ERR Protocol error: too big inline request"}, end: closed, mayReset: true},
 		{name: "5 bulks of 1 MiB in one request", send: "*6\r\n$6\r\nINCRBY\r\n" + strings.Repeat("$1048576\r\n"+strings.Repeat("k", 1<<20)+"\r\n", 5),
 			want: []string{"-ERR Protocol error: request larger than 4194304 bytes"}, end: closed, mayReset: true},
 	}

@@ -10,7 +10,7 @@ import (
 // cmdReader reads the commands of a RESP request stream, all the complete
 // ones that a read brought at a time: multibulk commands
 // ("*<n>\r\n" and n times "$<len>\r\n<bytes>\r\n") and inline ones (a line
-// of words, as telnet sends; redcon parses those).
+// of words, as telnet sends, split as Redis splits them: see splitInline).
 //
 // It reads into a buffer of its own, and copies the commands it returns out
 // of it, all of one read in one allocation, with their arguments in
@@ -174,23 +174,33 @@ func readLength(p []byte, at int) (n, next int, ok bool) {
 }
 
 // scanInline reads the inline command at p[at:] up to its '\n'. A line of
-// spaces alone (before an optional CR) is an empty command.
+// whitespace alone is an empty command. A line longer than MaxInline, or
+// that many bytes with no '\n' yet, is refused, as Redis refuses it.
 func scanInline(p []byte, at int) (command, int, error) {
 	nl := bytes.IndexByte(p[at:], '\n')
 	if nl < 0 {
+		if len(p)-at > MaxInline {
+			return command{}, 0, errTooBigInline
+		}
 		return command{}, 0, nil
 	}
+	if nl > MaxInline {
+		return command{}, 0, errTooBigInline
+	}
 	line := p[at : at+nl+1]
-	words := bytes.TrimSuffix(line[:nl], []byte{'\r'})
-	if len(bytes.Trim(words, " ")) == 0 {
+	args, err := splitInline(bytes.TrimSuffix(line[:nl], []byte{'\r'}))
+	if err != nil {
+		return command{}, 0, err
+	}
+	if len(args) == 0 {
 		return command{empty: true}, len(line), nil
 	}
-	cmd, err := redcon.Parse(line)
-	if err != nil {
-		// redcon's only complaint about a whole line: its quotes.
-		return command{}, 0, ErrMalformed{Msg: "unbalanced quotes in request"}
+	// Raw is the command as multibulk, as redcon gives it for inline ones.
+	raw := redcon.AppendArray(make([]byte, 0, len(line)+16*len(args)), len(args))
+	for _, a := range args {
+		raw = redcon.AppendBulk(raw, a)
 	}
-	return command{inline: true, parsed: cmd}, len(line), nil
+	return command{inline: true, parsed: redcon.Command{Raw: raw, Args: args}}, len(line), nil
 }
 
 // take appends the commands found to dst, copied out of the buffer, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/redcon"
@@ -46,9 +47,9 @@ func randomStream(rng *rand.Rand, n int) (stream, plain []byte) {
 	for range n {
 		switch rng.Intn(7) {
 		case 6:
-			// Not empty: the word is "\r" (the CR is not before the LF).
-			stream = append(stream, "\r  \n"...)
-			plain = append(plain, "\r  \n"...)
+			// Empty: CR and tab are whitespace in an inline line, as in
+			// Redis (redcon reads a command "\r" here).
+			stream = append(stream, "\r \t\n"...)
 		case 0:
 			stream = append(stream, `INCRBY "my key" 5`+"\r\n"...)
 			plain = append(plain, `INCRBY "my key" 5`+"\r\n"...)
@@ -169,6 +170,8 @@ func TestCmdReaderMalformed(t *testing.T) {
 		{ping + "*1\r\n$04\r\nPING\r\n", "invalid bulk length"},
 		{ping + "*1\r\n$-0\r\n\r\n", "invalid bulk length"},
 		{ping + `ECHO "hi` + "\r\n", "unbalanced quotes in request"},
+		{ping + "ECHO " + strings.Repeat("a ", MaxInline/2) + "\r\n", "too big inline request"},
+		{ping + "ECHO " + strings.Repeat("a ", MaxInline/2), "too big inline request"},
 	} {
 		rd := &cmdReader{rd: bytes.NewReader([]byte(tc.in))}
 		cmds, err := rd.next(nil)

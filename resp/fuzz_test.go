@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"github.com/shardcounter/shardcounter/internal/resptest"
 )
 
@@ -125,10 +123,12 @@ func completeCommands(data []byte) (int, bool) {
 	if len(data) > fuzzLimits.MaxRequestBytes || f.feed(data) != nil || f.state != frameStart {
 		return 0, false
 	}
-	rd := redcon.NewReader(bytes.NewReader(data))
+	// Inline commands are split as Redis splits them (see splitInline),
+	// which redcon's reader does not do, so the server's own reader counts.
+	rd := &cmdReader{rd: bytes.NewReader(data)}
 	n := 0
 	for {
-		cmds, err := rd.ReadCommands()
+		cmds, err := rd.next(nil)
 		if err == io.EOF {
 			return n, true
 		}
