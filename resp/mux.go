@@ -315,12 +315,16 @@ func UnknownCommand(args [][]byte) string {
 	b.WriteString("ERR unknown command '")
 	b.WriteString(printable(args[0], 128))
 	b.WriteString("', with args beginning with: ")
+	// As Redis: arguments are quoted while the list is under 128 bytes,
+	// each cut to what is left of those.
+	list := b.Len()
 	for _, a := range args[1:] {
-		if b.Len() > 512 {
+		left := 128 - (b.Len() - list)
+		if left <= 0 {
 			break
 		}
 		b.WriteByte('\'')
-		b.WriteString(printable(a, 128))
+		b.WriteString(printable(a, left))
 		b.WriteString("' ")
 	}
 	return b.String()

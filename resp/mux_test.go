@@ -113,6 +113,17 @@ func TestMuxUnknownCommandText(t *testing.T) {
 	// A name longer than any command is unknown, cut to 128 bytes.
 	long := strings.Repeat("z", 200)
 	c.Expect(resptest.Err("ERR unknown command '"+long[:128]+"', with args beginning with: "), long)
+	// Arguments are quoted while the list is under 128 bytes, each cut to
+	// what is left, as Redis 7.0 quotes them.
+	a, b := strings.Repeat("a", 100), strings.Repeat("b", 100)
+	c.Expect(resptest.Err("ERR unknown command 'foo', with args beginning with: '"+a+"' '"+b[:25]+"' "), "foo", a, b)
+	many := make([]string, 41)
+	many[0] = "foo"
+	for i := 1; i < len(many); i++ {
+		many[i] = "arg" + strconv.Itoa(i)
+	}
+	c.Expect(resptest.Err("ERR unknown command 'foo', with args beginning with: "+
+		"'arg1' 'arg2' 'arg3' 'arg4' 'arg5' 'arg6' 'arg7' 'arg8' 'arg9' 'arg10' 'arg11' 'arg12' 'arg13' 'arg14' 'arg15' 'arg16' 'arg17' 'a' "), many...)
 	// The connection still works.
 	c.Expect(resptest.Status("PONG"), "PING")
 }
