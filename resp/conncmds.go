@@ -266,14 +266,37 @@ func (cc connCommands) commandInfo(s *Session, args [][]byte) Reply {
 	})
 }
 
-// commandList: COMMAND LIST, the names of the commands, each followed by
-// those of its subcommands ("client|list"), as Redis 7 lists them.
-func (cc connCommands) commandList(*Session, [][]byte) Reply {
+// commandList: COMMAND LIST [FILTERBY MODULE name | ACLCAT category |
+// PATTERN pattern], the names of the commands, each followed by those of
+// its subcommands ("client|list"), as Redis 7 lists them. There are no
+// modules, and no command has an ACL category (see COMMAND INFO), so those
+// filters list nothing; a pattern is matched without regard to case.
+func (cc connCommands) commandList(_ *Session, args [][]byte) Reply {
+	keep := func(string) bool { return true }
+	switch {
+	case len(args) == 2:
+	case len(args) == 5 && strings.EqualFold(string(args[2]), "filterby"):
+		switch strings.ToLower(string(args[3])) {
+		case "module", "aclcat":
+			keep = func(string) bool { return false }
+		case "pattern":
+			pattern := bytes.ToLower(args[4])
+			keep = func(name string) bool { return Match([]byte(name), pattern) }
+		default:
+			return Err(ErrSyntax)
+		}
+	default:
+		return Err(ErrSyntax)
+	}
 	var names []string
 	for _, c := range cc.mux.Commands() {
-		names = append(names, c.Name)
+		if keep(c.Name) {
+			names = append(names, c.Name)
+		}
 		for _, sub := range c.Subcommands {
-			names = append(names, sub.Name)
+			if keep(sub.Name) {
+				names = append(names, sub.Name)
+			}
 		}
 	}
 	return ReplyFunc(func(w Writer) {

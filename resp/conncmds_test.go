@@ -211,6 +211,15 @@ func TestCommandIntrospection(t *testing.T) {
 	if i := slices.Index(list, any("client")); i < 0 || list[i+1] != "client|setname" {
 		t.Errorf("COMMAND LIST: client is not followed by its subcommands: %#v", list)
 	}
+	// FILTERBY, as in Redis 7: a pattern matches full names without regard
+	// to case; there are no modules and no ACL categories.
+	c.Expect([]any{"client|list"}, "COMMAND", "LIST", "FILTERBY", "PATTERN", "CLIENT|L*")
+	c.Expect([]any{}, "COMMAND", "LIST", "FILTERBY", "PATTERN", "zz*")
+	c.Expect([]any{}, "COMMAND", "LIST", "filterby", "module", "x")
+	c.Expect([]any{}, "COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")
+	for _, bad := range [][]string{{"x"}, {"FILTERBY"}, {"FILTERBY", "PATTERN"}, {"FILTERBY", "NAME", "x"}, {"FILTERBY", "PATTERN", "x", "y"}} {
+		c.Expect(resptest.Err("ERR syntax error"), append([]string{"COMMAND", "LIST"}, bad...)...)
+	}
 	c.Expect(resptest.Err("ERR unknown subcommand 'NOPE'. Try COMMAND HELP."), "COMMAND", "NOPE")
 	// Containers list their subcommands, each with its own arity, and
 	// COMMAND INFO finds one by its full name, as in Redis 7.
