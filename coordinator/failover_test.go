@@ -134,3 +134,36 @@ func TestShardProbedAtOnceWhenItsBreakerOpens(t *testing.T) {
 		t.Fatalf("the owner's partial after the INCR: %v, %v; want [1]: the write went elsewhere", v, err)
 	}
 }
+
+// A coordinator connects to its shards, and then checks them, all at once:
+// two hung shards cost it two shard timeouts (about 2 s here), one to dial
+// and one to probe, not two for each of them and a membership check besides
+// (5 s, when it took them one after another).
+func TestStartWaitsForHungShardsOnce(t *testing.T) {
+	back := newTestCluster(t, 3)
+	shards := append([]ShardAddr(nil), back.addrs...)
+	for i := range 2 {
+		fz := newFreezer(t, back.addrs[i].Addr)
+		fz.frozen.Store(true)
+		t.Cleanup(func() { fz.frozen.Store(false) })
+		shards[i].Addr = fz.ln.Addr().String()
+	}
+	start := time.Now()
+	tc := newTestCluster(t, 0, func(c *Config) {
+		c.Shards = shards
+		c.ShardTimeout = time.Second
+		c.ProbeInterval = time.Hour
+	})
+	took := time.Since(start)
+	t.Logf("New and Start took %s", took)
+	if took > 3500*time.Millisecond {
+		t.Errorf("New and Start took %s with two hung shards and a 1s shard timeout", took)
+	}
+	if tc.coord.shards[0].up.Load() || tc.coord.shards[1].up.Load() || !tc.coord.shards[2].up.Load() {
+		t.Fatalf("up after start: %v %v %v, want the two hung shards down and s3 up",
+			tc.coord.shards[0].up.Load(), tc.coord.shards[1].up.Load(), tc.coord.shards[2].up.Load())
+	}
+	if err := tc.client.Incr(context.Background(), "k").Err(); err != nil {
+		t.Fatalf("INCR with s3 up: %v", err)
+	}
+}

@@ -112,7 +112,11 @@ func (s *Server) probe(ctx context.Context, sc *shardConn) {
 	err := sc.ping(ctx)
 	inc, admitted, _ := sc.admission()
 	if (err == nil && !admitted) || (errors.Is(err, resp.ErrShardReplaced) && inc != "") {
-		s.checkMembers(ctx)
+		waiting := sc // a check that admits it meanwhile is enough
+		if err != nil {
+			waiting = nil // it answered from another incarnation: check again
+		}
+		s.checkMembers(ctx, waiting)
 		_, admitted, refusal := sc.admission()
 		switch {
 		case admitted:
@@ -138,12 +142,19 @@ func (s *Server) probe(ctx context.Context, sc *shardConn) {
 // records, admits each one that no peer (nor this coordinator) knew with
 // another incarnation, refuses the others, and records each admitted shard
 // on the admitted peers that lack it. Shards that do not answer are left
-// as they are. One check runs at a time.
-func (s *Server) checkMembers(ctx context.Context) {
+// as they are. One check runs at a time. A check made for waiting, a
+// shard not yet admitted, is skipped if the check before it admitted the
+// shard: each check waits out the timeout of any shard that hangs.
+func (s *Server) checkMembers(ctx context.Context, waiting *shardConn) {
 	s.membersMu.Lock()
 	defer s.membersMu.Unlock()
 	if ctx.Err() != nil {
 		return
+	}
+	if waiting != nil {
+		if _, admitted, _ := waiting.admission(); admitted {
+			return
+		}
 	}
 	views := make([]*membership, len(s.shards))
 	var wg sync.WaitGroup

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,14 +95,26 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, ring: rg, metrics: m, gather: gather, started: time.Now(), stopped: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// Each client dials its shard at once, and waits up to the shard
+	// timeout for one that hangs: all at the same time.
+	s.shards = make([]*shardConn, len(cfg.Shards))
+	errs := make([]error, len(cfg.Shards))
+	var wg sync.WaitGroup
 	for i, sa := range cfg.Shards {
-		sc, err := newShardConn(i, sa, cfg)
-		if err != nil {
-			s.closeShards()
-			return nil, err
-		}
-		sc.errs = m.shardErrors.WithLabelValues(sa.ID)
-		s.shards = append(s.shards, sc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.shards[i], errs[i] = newShardConn(i, sa, cfg)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.shards = slices.DeleteFunc(s.shards, func(sc *shardConn) bool { return sc == nil })
+		s.closeShards()
+		return nil, err
+	}
+	for i, sc := range s.shards {
+		sc.errs = m.shardErrors.WithLabelValues(cfg.Shards[i].ID)
 	}
 	s.router, err = newRouter(rg, s.shards, cfg.Spread, cfg.WriteTimeout, m)
 	if err != nil {
@@ -130,12 +143,21 @@ func (s *Server) goFunc(f func()) {
 	}()
 }
 
-// Start checks every shard once, then listens on the RESP and HTTP
-// addresses and serves in the background until Shutdown. A shard that
-// answers with another id is an error: the configuration is wrong.
+// Start checks every shard once, all at the same time, then listens on the
+// RESP and HTTP addresses and serves in the background until Shutdown. A
+// shard that answers with another id is an error: the configuration is
+// wrong.
 func (s *Server) Start() error {
+	var wg sync.WaitGroup
 	for _, sc := range s.shards {
-		s.probe(s.ctx, sc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.probe(s.ctx, sc)
+		}()
+	}
+	wg.Wait()
+	for _, sc := range s.shards {
 		st := sc.status()
 		if errors.Is(resp.FromReply(st.Err), resp.ErrWrongShard) {
 			return fmt.Errorf("coordinator: shard %s at %s: %s", sc.id, sc.addr, st.Err)
