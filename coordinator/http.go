@@ -122,8 +122,9 @@ func (s *Server) handleSharded(w http.ResponseWriter, r *http.Request) {
 	case "INCREMENT", "DECREMENT":
 		delta := int64(1)
 		if len(req.Delta) > 0 && string(req.Delta) != "null" {
-			d, ok := resp.ParseInt(req.Delta)
-			if !ok {
+			// A JSON integer: -0 is one too, unlike in RESP.
+			d, err := strconv.ParseInt(string(req.Delta), 10, 64)
+			if err != nil {
 				fail(http.StatusBadRequest, "delta must be an integer in the int64 range")
 				return
 			}
@@ -131,7 +132,8 @@ func (s *Server) handleSharded(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.OperationType == "DECREMENT" {
 			if delta == -delta && delta != 0 {
-				fail(http.StatusBadRequest, "decrement would overflow")
+				// As DECRBY answers it; nothing was sent.
+				s.writeJSON(w, http.StatusBadRequest, shardedResponse{Message: resp.ToReply(resp.ErrDecrOverflow), CounterID: req.CounterID, ShardCount: len(s.shards)})
 				return
 			}
 			delta = -delta

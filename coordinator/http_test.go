@@ -183,6 +183,13 @@ func TestHTTPShardedContract(t *testing.T) {
 	}
 	r = tc.sharded(`{"counterId":"likes","operationType":"DECREMENT","delta":-9223372036854775808}`)
 	r.failed(t, http.StatusBadRequest, "DECREMENT MinInt64")
+	if r.body["message"] != "ERR decrement would overflow" || r.body["counterId"] != "likes" {
+		t.Fatalf("DECREMENT MinInt64, as DECRBY answers it: %s", r.raw)
+	}
+	// -0 is a JSON integer.
+	if r = tc.sharded(`{"counterId":"likes","operationType":"INCREMENT","delta":-0}`).ok(t); r.num(t, "totalValue") != 12 {
+		t.Fatalf("INCREMENT by -0: %s", r.raw)
+	}
 	if r = tc.sharded(`{"counterId":"likes","operationType":"GET_TOTAL"}`).ok(t); r.num(t, "totalValue") != 12 {
 		t.Fatalf("GET_TOTAL after refused writes: %s", r.raw)
 	}
