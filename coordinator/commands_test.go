@@ -302,9 +302,22 @@ func TestScanKeysDBSize(t *testing.T) {
 				t.Fatalf("GET user:499 = %d %v", v, err)
 			}
 
-			for _, args := range [][]any{{"SCAN", "abc"}, {"SCAN", "-1"}} {
-				if err := c.Do(ctx, args...).Err(); err == nil || err.Error() != "ERR invalid cursor" {
-					t.Errorf("%v: %v", args, err)
+			// Cursors are read as Redis 7.0 reads them (strtoul).
+			for _, cur := range []string{"abc", " 0", "1 ", "+", "18446744073709551616"} {
+				if err := c.Do(ctx, "SCAN", cur).Err(); err == nil || err.Error() != "ERR invalid cursor" {
+					t.Errorf("SCAN %q: %v", cur, err)
+				}
+			}
+			for _, cur := range []string{"+0", "-0", "00", ""} {
+				if _, next, err := c.Scan(ctx, 0, "", 0).Result(); err != nil {
+					t.Fatal(err)
+				} else if res, err := c.Do(ctx, "SCAN", cur).Slice(); err != nil || len(res) != 2 || res[0] != strconv.FormatUint(next, 10) {
+					t.Errorf("SCAN %q: %v %v, want what SCAN 0 gives (cursor %d)", cur, res, err, next)
+				}
+			}
+			for _, cur := range []string{"-1", "18446744073709551615"} {
+				if err := c.Do(ctx, "SCAN", cur).Err(); err != nil {
+					t.Errorf("SCAN %q: %v", cur, err)
 				}
 			}
 			for _, args := range [][]any{{"SCAN", "0", "COUNT", "0"}, {"SCAN", "0", "COUNT"}, {"SCAN", "0", "BOGUS", "1"}} {

@@ -72,7 +72,7 @@ func (s *Server) scanStep(cursor uint64, count int, pattern string) (keys [][]by
 
 // scan answers SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 func (s *Server) scan(_ *resp.Session, args [][]byte) resp.Reply {
-	cursor, ok := resp.ParseUint(args[1])
+	cursor, ok := parseCursor(args[1])
 	if !ok {
 		return resp.ErrText("ERR invalid cursor")
 	}
@@ -182,4 +182,33 @@ func (s *Server) dbsize(_ *resp.Session, args [][]byte) resp.Reply {
 		return resp.Err(err)
 	}
 	return resp.Int(n)
+}
+
+// parseCursor reads a SCAN cursor as Redis does (strtoul, base 10): an
+// optional sign, digits, nothing else; no leading space; a negative one
+// wraps ("-1" is 2^64-1); an empty one is 0. Over 2^64-1 it is refused.
+func parseCursor(b []byte) (uint64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false // a sign alone: strtoul reads nothing
+		}
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
