@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,27 +189,20 @@ func (s *Server) dbsize(_ *resp.Session, args [][]byte) resp.Reply {
 // optional sign, digits, nothing else; no leading space; a negative one
 // wraps ("-1" is 2^64-1); an empty one is 0. Over 2^64-1 it is refused.
 func parseCursor(b []byte) (uint64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
-		neg = b[0] == '-'
+	neg := len(b) > 0 && b[0] == '-'
+	if len(b) > 0 && (neg || b[0] == '+') {
 		b = b[1:]
 		if len(b) == 0 {
 			return 0, false // a sign alone: strtoul reads nothing
 		}
 	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
+	digits := bytes.TrimLeft(b, "0")
+	if len(digits) == 0 {
+		return 0, true
 	}
+	n, ok := resp.ParseUint(digits)
 	if neg {
 		n = -n
 	}
-	return n, true
+	return n, ok
 }
