@@ -801,3 +801,29 @@ func TestResetThatMayHaveReachedAShardSaysUnknown(t *testing.T) {
 		t.Fatalf("SET with s1 down: %v, want SHARDDOWN", err)
 	}
 }
+
+// tookPart tells a reset command that may have changed its shard from one
+// that certainly did not.
+func TestTookPart(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	sc := tc.coord.shards[0]
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, true},
+		{fmt.Errorf("%w: shard s1: context deadline exceeded", resp.ErrShardUnavailable), true}, // sent, no answer
+		{fmt.Errorf("%w: RocksDB write failed", resp.ErrAmbiguous), true},
+		{notSentError{sc.unavailable()}, false}, // the breaker was open: never sent
+		{resp.ErrShuttingDown, false},
+		{resp.ErrNotInteger, false}, // refused
+	} {
+		if got := tookPart(tt.err); got != tt.want {
+			t.Errorf("tookPart(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	sc.markDown(errors.New("test"))
+	if _, err := sc.do(context.Background(), []string{"PING"}); tookPart(err) {
+		t.Errorf("a do refused by the open breaker (%v) took part", err)
+	}
+}

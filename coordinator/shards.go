@@ -157,7 +157,7 @@ func (sc *shardConn) cmd(args []string) rueidis.Completed {
 // without opening the breaker: the caller gave up, not the shard.
 func (sc *shardConn) do(ctx context.Context, args []string) (rueidis.RedisMessage, error) {
 	if !sc.up.Load() {
-		return rueidis.RedisMessage{}, sc.unavailable()
+		return rueidis.RedisMessage{}, notSentError{sc.unavailable()}
 	}
 	tctx, cancel := context.WithTimeout(ctx, sc.timeout)
 	defer cancel()
@@ -214,12 +214,19 @@ func fromShardReply(rerr *rueidis.RedisError) error {
 // shard, so that a write may go elsewhere.
 func notSent(err error) bool {
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	var ns notSentError
+	if (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &ns) {
 		return true
 	}
 	return errors.Is(err, resp.ErrShuttingDown) || errors.Is(err, resp.ErrStorage) ||
 		errors.Is(err, resp.ErrWrongShard) || errors.Is(err, resp.ErrShardReplaced) || errors.Is(err, rueidis.ErrClosing)
 }
+
+// notSentError is the error of a command that was never sent: its shard's
+// breaker was open.
+type notSentError struct{ error }
+
+func (e notSentError) Unwrap() error { return e.error }
 
 // name is how commands name the shard (see wireName).
 func (sc *shardConn) name() string {

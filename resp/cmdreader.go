@@ -174,8 +174,10 @@ func readLength(p []byte, at int) (n, next int, ok bool) {
 }
 
 // scanInline reads the inline command at p[at:] up to its '\n'. A line of
-// whitespace alone is an empty command. A line longer than MaxInline, or
-// that many bytes with no '\n' yet, is refused, as Redis refuses it.
+// whitespace alone is an empty command. A line of more than MaxInline
+// bytes before its CRLF is refused, and so is one that has sent that many
+// with no '\n' yet. (Redis refuses only the latter: a longer line that
+// arrives whole in one read passes there.)
 func scanInline(p []byte, at int) (command, int, error) {
 	nl := bytes.IndexByte(p[at:], '\n')
 	if nl < 0 {
@@ -184,11 +186,12 @@ func scanInline(p []byte, at int) (command, int, error) {
 		}
 		return command{}, 0, nil
 	}
-	if nl > MaxInline {
+	line := p[at : at+nl+1]
+	words := bytes.TrimSuffix(line[:nl], []byte{'\r'})
+	if len(words) > MaxInline {
 		return command{}, 0, errTooBigInline
 	}
-	line := p[at : at+nl+1]
-	args, err := splitInline(bytes.TrimSuffix(line[:nl], []byte{'\r'}))
+	args, err := splitInline(words)
 	if err != nil {
 		return command{}, 0, err
 	}

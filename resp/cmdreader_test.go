@@ -152,6 +152,21 @@ func TestCmdReaderCommandsOutliveTheBuffer(t *testing.T) {
 	}
 }
 
+// An inline line may hold MaxInline bytes before its CRLF or its LF.
+func TestCmdReaderInlineLimit(t *testing.T) {
+	line := "ECHO " + strings.Repeat("x", MaxInline-5)
+	for _, end := range []string{"\r\n", "\n"} {
+		rd := &cmdReader{rd: strings.NewReader(line + end)}
+		if cmds, err := rd.next(nil); err != nil || len(cmds) != 1 || len(cmds[0].Args[1]) != MaxInline-5 {
+			t.Fatalf("a %d-byte line ended by %q: %d commands, %v", len(line), end, len(cmds), err)
+		}
+		rd = &cmdReader{rd: strings.NewReader(line + "x" + end)}
+		if _, err := rd.next(nil); !errors.Is(err, errTooBigInline) {
+			t.Fatalf("a %d-byte line ended by %q: %v, want too big", len(line)+1, end, err)
+		}
+	}
+}
+
 func TestCmdReaderMalformed(t *testing.T) {
 	ping := "*1\r\n$4\r\nPING\r\n"
 	for _, tc := range []struct{ in, msg string }{

@@ -280,7 +280,7 @@ func (cc connCommands) commandList(_ *Session, args [][]byte) Reply {
 		case "module", "aclcat":
 			keep = func(string) bool { return false }
 		case "pattern":
-			pattern := bytes.ToLower(args[4])
+			pattern := appendLower(nil, args[4])
 			keep = func(name string) bool { return Match([]byte(name), pattern) }
 		default:
 			return Err(ErrSyntax)

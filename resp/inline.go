@@ -19,7 +19,10 @@ var errUnbalancedQuotes = ErrMalformed{Msg: "unbalanced quotes in request"}
 // line. It returns no arguments for a line of whitespace.
 func splitInline(line []byte) ([][]byte, error) {
 	if z := bytes.IndexByte(line, 0); z >= 0 {
-		line = line[:z] // Redis splits the line as a C string
+		// sdssplitargs reads the line as a C string. (Redis itself finds
+		// the line's end with strchr, so it waits for more after a NUL; here
+		// the line ends at its '\n' as any other.)
+		line = line[:z]
 	}
 	buf := make([]byte, 0, len(line))
 	var args [][]byte

@@ -174,13 +174,19 @@ func lookupLower(cmds map[string]*Command, name []byte) *Command {
 	if len(name) > len(buf) {
 		return nil
 	}
-	for i, c := range name {
+	return cmds[string(appendLower(buf[:0], name))]
+}
+
+// appendLower appends b to dst with its ASCII letters lowered, and only
+// those, as Redis lowers names and nocase patterns.
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		buf[i] = c
+		dst = append(dst, c)
 	}
-	return cmds[string(buf[:len(name)])]
+	return dst
 }
 
 // NewSession makes the state for a connection that CLIENT LIST does not
