@@ -104,7 +104,11 @@ func New(cfg Config) (*Server, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.shards[i], errs[i] = newShardConn(i, sa, cfg)
+			sc, err := newShardConn(i, sa, cfg)
+			if err == nil {
+				sc.errs = m.shardErrors.WithLabelValues(sa.ID)
+			}
+			s.shards[i], errs[i] = sc, err
 		}()
 	}
 	wg.Wait()
@@ -112,9 +116,6 @@ func New(cfg Config) (*Server, error) {
 		s.shards = slices.DeleteFunc(s.shards, func(sc *shardConn) bool { return sc == nil })
 		s.closeShards()
 		return nil, err
-	}
-	for i, sc := range s.shards {
-		sc.errs = m.shardErrors.WithLabelValues(cfg.Shards[i].ID)
 	}
 	s.router, err = newRouter(rg, s.shards, cfg.Spread, cfg.WriteTimeout, m)
 	if err != nil {

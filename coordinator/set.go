@@ -53,12 +53,16 @@ func tookPart(err error) bool {
 		(errors.Is(err, resp.ErrShardUnavailable) && !notSent(err))
 }
 
-// partlyReset is the error of a SET, DEL or FLUSH that failed after some
-// shard took its part, or may have: the counters may now be neither as they
-// were nor as asked, so the error must not read as "nothing happened".
-// Each of these commands may be repeated to finish the reset.
-func partlyReset(cmd string, err error) error {
-	return fmt.Errorf("%w: %s may have reset some shards and not others; repeat it: %v", resp.ErrAmbiguous, cmd, err)
+// resetFailed is the reply to a SET, DEL or FLUSH that failed with err.
+// When some shard took its part, or may have (touched), the counters may
+// now be neither as they were nor as asked, so the error must not read as
+// "nothing happened": it is ErrAmbiguous. Each of these commands may be
+// repeated to finish the reset.
+func resetFailed(cmd string, touched bool, err error) resp.Reply {
+	if touched {
+		err = fmt.Errorf("%w: %s may have reset some shards and not others; repeat it: %v", resp.ErrAmbiguous, cmd, err)
+	}
+	return resp.Err(err)
 }
 
 // set answers SET key value: the counter becomes value, held by its owner
@@ -98,10 +102,7 @@ func (s *Server) set(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	s.router.split.Remove(string(key))
 	if err != nil {
-		if touched {
-			err = partlyReset("SET", err)
-		}
-		return resp.Err(err)
+		return resetFailed("SET", touched, err)
 	}
 	if target.idx != s.ring.Owner(key) {
 		s.router.splitState(key).set(target.idx, v)
@@ -131,25 +132,23 @@ func (s *Server) del(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 	touched := false
 	if err == nil {
-		touched, err = s.resetStep(func(sc *shardConn) (touched bool, err error) {
+		touched, err = s.resetStep(func(sc *shardConn) (bool, error) {
+			here := false
 			for _, chunk := range keyChunks(keys, sc.cmdBytes) {
 				_, err := sc.do(s.ctx, resp.KeysCmd{Name: resp.CmdDel, Shard: sc.name(), Keys: chunk}.Args())
-				touched = touched || tookPart(err)
+				here = here || tookPart(err)
 				if err != nil {
-					return touched, err
+					return here, err
 				}
 			}
-			return touched, nil
+			return here, nil
 		})
 	}
 	for _, k := range keys {
 		s.router.split.Remove(string(k))
 	}
 	if err != nil {
-		if touched {
-			err = partlyReset(strings.ToUpper(string(args[0])), err)
-		}
-		return resp.Err(err)
+		return resetFailed(strings.ToUpper(string(args[0])), touched, err)
 	}
 	// A key named twice is deleted once, as in Redis.
 	var n int64
@@ -180,10 +179,7 @@ func (s *Server) flush(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 	s.router.split.Purge()
 	if err != nil {
-		if touched {
-			err = partlyReset(strings.ToUpper(string(args[0])), err)
-		}
-		return resp.Err(err)
+		return resetFailed(strings.ToUpper(string(args[0])), touched, err)
 	}
 	return resp.OK
 }

@@ -35,52 +35,36 @@ func splitInline(line []byte) ([][]byte, error) {
 			return args, nil
 		}
 		start := len(buf)
-		inDouble, inSingle := false, false
+		quote := byte(0) // the quote the word is inside, if any
 		for done := false; !done; i++ {
 			switch {
-			case inDouble:
-				switch {
-				case i == n:
-					return nil, errUnbalancedQuotes
-				case line[i] == '\\' && i+3 < n && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]):
-					buf = append(buf, unhex(line[i+2])<<4|unhex(line[i+3]))
-					i += 3
-				case line[i] == '\\' && i+1 < n:
-					i++
-					buf = append(buf, unescape(line[i]))
-				case line[i] == '"':
-					if i+1 < n && !isSpace(line[i+1]) {
-						return nil, errUnbalancedQuotes
-					}
-					done = true
-				default:
-					buf = append(buf, line[i])
-				}
-			case inSingle:
-				switch {
-				case i == n:
-					return nil, errUnbalancedQuotes
-				case line[i] == '\\' && i+1 < n && line[i+1] == '\'':
-					i++
-					buf = append(buf, '\'')
-				case line[i] == '\'':
-					if i+1 < n && !isSpace(line[i+1]) {
-						return nil, errUnbalancedQuotes
-					}
-					done = true
-				default:
-					buf = append(buf, line[i])
-				}
 			case i == n:
+				if quote != 0 {
+					return nil, errUnbalancedQuotes
+				}
 				done = true
+			case quote != 0 && line[i] == quote:
+				if i+1 < n && !isSpace(line[i+1]) {
+					return nil, errUnbalancedQuotes
+				}
+				done = true
+			case quote == '"' && line[i] == '\\' && i+3 < n && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]):
+				buf = append(buf, unhex(line[i+2])<<4|unhex(line[i+3]))
+				i += 3
+			case quote == '"' && line[i] == '\\' && i+1 < n:
+				i++
+				buf = append(buf, unescape(line[i]))
+			case quote == '\'' && line[i] == '\\' && i+1 < n && line[i+1] == '\'':
+				i++
+				buf = append(buf, '\'')
+			case quote != 0:
+				buf = append(buf, line[i])
 			default:
 				switch line[i] {
 				case ' ', '\n', '\r', '\t', 0:
 					done = true
-				case '"':
-					inDouble = true
-				case '\'':
-					inSingle = true
+				case '"', '\'':
+					quote = line[i]
 				default:
 					buf = append(buf, line[i])
 				}
