@@ -22,6 +22,7 @@ const (
 	CmdPing      = "SC.PING"    // SC.PING shard -> +PONG, once the shard's writer wrote a probe record
 	CmdStats     = "SC.STATS"   // SC.STATS shard -> map of name -> integer
 	CmdMembers   = "SC.MEMBERS" // SC.MEMBERS shard [ADD|SET id incarnation ...] -> [incarnation, [id, incarnation, ...]]
+	CmdCover     = "SC.COVER"   // SC.COVER shard key from to [key from to ...] -> one :covered or error per item
 )
 
 // ShardName is how a command names the shard it is for once a coordinator
@@ -239,6 +240,51 @@ func ParseSet(args [][]byte) (SetCmd, error) {
 		return SetCmd{}, ErrNotInteger
 	}
 	return SetCmd{Shard: string(args[1]), Key: args[2], Value: v}, nil
+}
+
+// CoverItem sets the covered part of the shard's partial of Key to To, if
+// it is From (compare-and-set).
+type CoverItem struct {
+	Key      []byte
+	From, To int64
+}
+
+// CoverCmd folds other shards' partials into the replies of the shard that
+// owns the keys: it sets the covered part of each key's partial there. The
+// shard answers each item with the covered part it has afterwards, which
+// is To when the item took effect.
+type CoverCmd struct {
+	Shard string
+	Items []CoverItem
+}
+
+// Args is the command as the coordinator sends it.
+func (c CoverCmd) Args() []string {
+	out := make([]string, 0, 2+3*len(c.Items))
+	out = append(out, CmdCover, c.Shard)
+	for _, it := range c.Items {
+		out = append(out, string(it.Key), strconv.FormatInt(it.From, 10), strconv.FormatInt(it.To, 10))
+	}
+	return out
+}
+
+// ParseCover parses SC.COVER. Keys alias args.
+func ParseCover(args [][]byte) (CoverCmd, error) {
+	n := (len(args) - 2) / 3
+	if len(args) < 5 || (len(args)-2)%3 != 0 || n > MaxIncrItems {
+		return CoverCmd{}, fmt.Errorf("%w: %s takes shard and 1..%d items of key from to", ErrSyntax, CmdCover, MaxIncrItems)
+	}
+	c := CoverCmd{Shard: string(args[1]), Items: make([]CoverItem, n)}
+	for i := range c.Items {
+		a := args[2+3*i:]
+		from, ok1 := ParseInt(a[1])
+		to, ok2 := ParseInt(a[2])
+		if !ok1 || !ok2 {
+			return CoverCmd{}, ErrNotInteger
+		}
+		c.Items[i] = CoverItem{Key: a[0], From: from, To: to}
+	}
+	return c, nil
 }
 
 // ScanCmd lists up to Count keys whose KeyHash is at least Cursor, in

@@ -101,7 +101,7 @@ func BenchmarkReadPartials(b *testing.B) {
 				b.Fatal(err)
 			}
 			for i := range keys {
-				check(i, vals[i], found[i])
+				check(i, vals[i].count, found[i])
 			}
 		}
 	})
@@ -113,7 +113,7 @@ func BenchmarkReadPartials(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				check(i, v, ok)
+				check(i, v.count, ok)
 			}
 		}
 	})

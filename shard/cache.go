@@ -1,8 +1,6 @@
 package shard
 
 import (
-	"encoding/binary"
-
 	"github.com/coocood/freecache"
 )
 
@@ -28,7 +26,7 @@ const maxCacheEntries = 1 << 26
 // LRU; an evicted partial is read from RocksDB again.
 type partialCache struct {
 	c   *freecache.Cache
-	buf [8]byte
+	buf [16]byte
 }
 
 func newPartialCache(entries int) *partialCache {
@@ -42,19 +40,20 @@ const freecacheMinBytes = 512 << 10
 // cacheBufferBytes is the size of the ring buffers of a cache of entries.
 func cacheBufferBytes(entries int) int { return max(entries*cacheEntryBytes, freecacheMinBytes) }
 
-func (p *partialCache) get(key []byte) (int64, bool) {
+func (p *partialCache) get(key []byte) (partial, bool) {
 	v, err := p.c.GetWithBuf(key, p.buf[:])
-	if err != nil || len(v) != 8 {
-		return 0, false
+	if err != nil {
+		return partial{}, false
 	}
-	return int64(binary.BigEndian.Uint64(v)), true
+	got, err := decodePartial(v)
+	return got, err == nil
 }
 
-// add caches v as the committed partial of key. A key too long for the
-// cache is not cached, and whatever it held for that key is dropped.
-func (p *partialCache) add(key []byte, v int64) {
-	binary.BigEndian.PutUint64(p.buf[:], uint64(v))
-	if p.c.Set(key, p.buf[:], 0) != nil {
+// add caches v as the committed partial of key, in its stored encoding. A
+// key too long for the cache is not cached, and whatever it held for that
+// key is dropped.
+func (p *partialCache) add(key []byte, v partial) {
+	if p.c.Set(key, appendPartial(p.buf[:0], v), 0) != nil {
 		p.c.Del(key)
 	}
 }

@@ -16,14 +16,22 @@ func TestPartialCache(t *testing.T) {
 	if _, ok := c.get([]byte("a")); ok {
 		t.Fatal("empty cache has a")
 	}
-	c.add([]byte("a"), -7)
-	c.add([]byte("b"), 1<<62)
-	c.add([]byte("a"), 42)
-	if v, ok := c.get([]byte("a")); !ok || v != 42 {
-		t.Fatalf("a = %d %v, want 42", v, ok)
+	c.add([]byte("a"), partial{count: -7})
+	c.add([]byte("b"), partial{count: 1 << 62})
+	c.add([]byte("a"), partial{count: 42})
+	c.add([]byte("c"), partial{count: 3, covered: -9})
+	if v, ok := c.get([]byte("a")); !ok || v != (partial{count: 42}) {
+		t.Fatalf("a = %v %v, want 42", v, ok)
 	}
-	if v, ok := c.get([]byte("b")); !ok || v != 1<<62 {
-		t.Fatalf("b = %d %v, want 1<<62", v, ok)
+	if v, ok := c.get([]byte("b")); !ok || v != (partial{count: 1 << 62}) {
+		t.Fatalf("b = %v %v, want 1<<62", v, ok)
+	}
+	if v, ok := c.get([]byte("c")); !ok || v != (partial{count: 3, covered: -9}) {
+		t.Fatalf("c = %v %v, want count 3 covering -9", v, ok)
+	}
+	c.add([]byte("c"), partial{count: 4})
+	if v, ok := c.get([]byte("c")); !ok || v != (partial{count: 4}) {
+		t.Fatalf("c = %v %v after it stopped covering, want 4", v, ok)
 	}
 	c.remove([]byte("a"))
 	if _, ok := c.get([]byte("a")); ok {
@@ -36,7 +44,7 @@ func TestPartialCache(t *testing.T) {
 
 	// An entry over freecache's limit (1/1024 of the cache) is not cached.
 	long := []byte(strings.Repeat("k", 4096))
-	c.add(long, 5)
+	c.add(long, partial{count: 5})
 	if _, ok := c.get(long); ok {
 		t.Fatal("a 4 KiB key was cached in a 512 KiB cache")
 	}
@@ -44,12 +52,12 @@ func TestPartialCache(t *testing.T) {
 	// The memory is bounded: many more counters than fit evict the old
 	// ones, and the newest are there.
 	for i := range 100_000 {
-		c.add(fmt.Appendf(nil, "counter:%d", i), int64(i))
+		c.add(fmt.Appendf(nil, "counter:%d", i), partial{count: int64(i)})
 	}
 	if n := c.c.EntryCount(); n >= 100_000 || n == 0 {
 		t.Fatalf("%d entries in a 512 KiB cache after 100000 adds", n)
 	}
-	if v, ok := c.get([]byte("counter:99999")); !ok || v != 99999 {
+	if v, ok := c.get([]byte("counter:99999")); !ok || v.count != 99999 {
 		t.Fatalf("newest entry = %d %v", v, ok)
 	}
 }

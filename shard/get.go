@@ -7,7 +7,8 @@ import (
 	"github.com/shardcounter/shardcounter/resp"
 )
 
-// scGet: SC.GET shard key [key ...] -> one partial or null per key.
+// scGet: SC.GET shard key [key ...] -> one partial (see writePartial) or
+// null per key.
 func (s *Server) scGet(_ *resp.Session, args [][]byte) resp.Reply {
 	c, err := resp.ParseKeys(args)
 	if err != nil {
@@ -24,7 +25,7 @@ func (s *Server) scGet(_ *resp.Session, args [][]byte) resp.Reply {
 		w.WriteArray(len(vals))
 		for i, v := range vals {
 			if found[i] {
-				w.WriteInt64(v)
+				writePartial(w, v.count, v.covered)
 			} else {
 				w.WriteNullReply()
 			}
@@ -32,7 +33,8 @@ func (s *Server) scGet(_ *resp.Session, args [][]byte) resp.Reply {
 	})
 }
 
-// get answers plain GET with this shard's partial.
+// get answers plain GET with this shard's partial: its count, what it adds
+// to the total.
 func (s *Server) get(_ *resp.Session, args [][]byte) resp.Reply {
 	v, ok, err := s.st.partial(args[1])
 	if err != nil {
@@ -41,7 +43,7 @@ func (s *Server) get(_ *resp.Session, args [][]byte) resp.Reply {
 	if !ok {
 		return resp.Null
 	}
-	return resp.BulkInt(v)
+	return resp.BulkInt(v.count)
 }
 
 // scScan: SC.SCAN shard cursor count [pattern]

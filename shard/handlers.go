@@ -18,6 +18,7 @@ func (s *Server) handlers() *resp.Mux {
 	m.Handle(resp.Command{Name: "sc.incr", Arity: 8, Kind: resp.Increment, Flags: []string{"write"}, FirstKey: 2, LastKey: 2, Handler: s.scIncr})
 	m.Handle(resp.Command{Name: "sc.mincr", Arity: -8, Kind: resp.Increment, Flags: []string{"write"}, Handler: s.scIncrMulti})
 	m.Handle(resp.Command{Name: "sc.get", Arity: -3, Kind: resp.Read, Flags: []string{"readonly"}, FirstKey: 2, LastKey: -1, Handler: s.scGet})
+	m.Handle(resp.Command{Name: "sc.cover", Arity: -5, Flags: []string{"write"}, Handler: s.scCover})
 	m.Handle(resp.Command{Name: "sc.set", Arity: 4, Flags: []string{"write"}, FirstKey: 2, LastKey: 2, Handler: s.scSet})
 	m.Handle(resp.Command{Name: "sc.del", Arity: -3, Flags: []string{"write"}, FirstKey: 2, LastKey: -1, Handler: s.scDel})
 	m.Handle(resp.Command{Name: "sc.scan", Arity: -4, Kind: resp.Read, Flags: []string{"readonly"}, Handler: s.scScan})

@@ -32,6 +32,22 @@ func (s *Server) scIncrMulti(_ *resp.Session, args [][]byte) resp.Reply {
 	return s.submit(&op{kind: opMulti, items: items, id: c.ID, hasID: true})
 }
 
+// scCover: SC.COVER shard key from to [key from to ...]
+func (s *Server) scCover(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseCover(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	covers := make([]coverItem, len(c.Items))
+	for i, it := range c.Items {
+		covers[i] = coverItem{key: it.Key, from: it.From, to: it.To}
+	}
+	return s.submit(&op{kind: opCover, covers: covers})
+}
+
 // incr answers plain INCR, DECR, INCRBY and DECRBY on this shard's partial.
 func (s *Server) incr(_ *resp.Session, args [][]byte) resp.Reply {
 	delta, err := resp.IncrDelta(args)

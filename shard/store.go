@@ -299,42 +299,70 @@ func dedupKey(dst []byte, id resp.RequestID) []byte {
 
 func encodeInt(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
 
-func decodeInt(b []byte) (int64, error) {
-	if len(b) != 8 {
-		return 0, fmt.Errorf("%w: stored value has %d bytes, want 8", resp.ErrStorage, len(b))
-	}
-	return int64(binary.BigEndian.Uint64(b)), nil
+// partial is a shard's part of one counter.
+//
+// count is what the shard adds to the counter's total: the sum of every
+// shard's count is the value (invariant 1), and only increments, SET and
+// DEL change it. covered is kept on the counter's owner: what the other
+// shards' counts added up to when a coordinator last folded them into the
+// owner's replies (SC.COVER). The owner replies to an increment with
+// count+covered, the exact total while the others stay as they were, so a
+// counter that took writes elsewhere during a failover gets exact INCRBY
+// replies again without any partial moving between shards, which a read
+// running at the same time could see twice or not at all.
+type partial struct {
+	count, covered int64
 }
 
-// getInt reads an int64 record. ok is false when there is none.
-func (s *store) getInt(key []byte) (v int64, ok bool, err error) {
+// basis is what an increment's reply counts from: the total, as far as
+// this shard knows it.
+func (p partial) basis() (int64, bool) { return resp.AddInt(p.count, p.covered) }
+
+// appendPartial encodes p: the count as 8 bytes big-endian, then covered as
+// 8 more only when it is not 0, so a counter never folded takes 8 bytes.
+func appendPartial(dst []byte, p partial) []byte {
+	dst = encodeInt(dst, p.count)
+	if p.covered != 0 {
+		dst = encodeInt(dst, p.covered)
+	}
+	return dst
+}
+
+func decodePartial(b []byte) (partial, error) {
+	switch len(b) {
+	case 8:
+		return partial{count: int64(binary.BigEndian.Uint64(b))}, nil
+	case 16:
+		return partial{count: int64(binary.BigEndian.Uint64(b)), covered: int64(binary.BigEndian.Uint64(b[8:]))}, nil
+	}
+	return partial{}, fmt.Errorf("%w: stored partial has %d bytes, want 8 or 16", resp.ErrStorage, len(b))
+}
+
+// partial reads the committed partial of key. ok is false when there is
+// none.
+func (s *store) partial(key []byte) (p partial, ok bool, err error) {
+	var buf [64]byte
 	if !s.read() {
-		return 0, false, errClosed
+		return partial{}, false, errClosed
 	}
 	defer s.mu.RUnlock()
-	h, err := s.db.GetPinned(s.ro, key)
+	h, err := s.db.GetPinned(s.ro, counterKey(buf[:0], key))
 	if err != nil {
-		return 0, false, fmt.Errorf("%w: %v", resp.ErrStorage, err)
+		return partial{}, false, fmt.Errorf("%w: %v", resp.ErrStorage, err)
 	}
 	defer h.Destroy()
 	if !h.Exists() {
-		return 0, false, nil
+		return partial{}, false, nil
 	}
-	v, err = decodeInt(h.Data())
-	return v, err == nil, err
-}
-
-// partial reads the committed partial of key.
-func (s *store) partial(key []byte) (v int64, ok bool, err error) {
-	var buf [64]byte
-	return s.getInt(counterKey(buf[:0], key))
+	p, err = decodePartial(h.Data())
+	return p, err == nil, err
 }
 
 // partials reads the committed partials of keys: one RocksDB MultiGet for
 // them all, rather than a call into RocksDB per key. found[i] is false
 // where there is none.
-func (s *store) partials(keys [][]byte) (vals []int64, found []bool, err error) {
-	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
+func (s *store) partials(keys [][]byte) (vals []partial, found []bool, err error) {
+	vals, found = make([]partial, len(keys)), make([]bool, len(keys))
 	if len(keys) == 1 {
 		vals[0], found[0], err = s.partial(keys[0])
 		return vals, found, err
@@ -363,7 +391,7 @@ func (s *store) partials(keys [][]byte) (vals []int64, found []bool, err error) 
 		if !v.Exists() {
 			continue
 		}
-		if vals[i], err = decodeInt(v.Data()); err != nil {
+		if vals[i], err = decodePartial(v.Data()); err != nil {
 			return nil, nil, err
 		}
 		found[i] = true

@@ -24,6 +24,7 @@ const (
 	// opProbe (SC.PING) writes the probe record, so that its reply proves
 	// the writer and the disk take writes (see Server.scPing).
 	opProbe
+	opCover // SC.COVER: set the covered part of some partials, compare-and-set
 )
 
 // op is one write waiting for the writer. The writer fills in val or err
@@ -36,20 +37,44 @@ type op struct {
 	id     resp.RequestID
 	hasID  bool
 
-	items []incrItem // opMulti
+	items  []incrItem  // opMulti
+	covers []coverItem // opCover
 
-	val int64 // opIncr: the new partial; opDel: 1 if the key existed
-	err error
-	dup *op // set when this op repeats an earlier request id in the same batch
-	fut *resp.Future
+	val     int64 // opIncr: the new partial's count; opDel: 1 if the key existed
+	covered int64 // opIncr: the new partial's covered part
+	err     error
+	dup     *op // set when this op repeats an earlier request id in the same batch
+	fut     *resp.Future
 }
 
 // incrItem is one key of an opMulti, with its outcome.
 type incrItem struct {
 	key           []byte
 	delta, lo, hi int64
-	val           int64
+	val, covered  int64 // the new partial's count and covered part
 	overflow      bool
+}
+
+// coverItem is one key of an opCover: covered becomes to if it was from.
+// now is what covered is after the op.
+type coverItem struct {
+	key      []byte
+	from, to int64
+	now      int64
+	overflow bool
+}
+
+// writePartial writes a partial as an SC.* reply does: its count, or the
+// array [count, covered] when a fold covered other shards' counts (see
+// partial).
+func writePartial(w resp.Writer, count, covered int64) {
+	if covered == 0 {
+		w.WriteInt64(count)
+		return
+	}
+	w.WriteArray(2)
+	w.WriteInt64(count)
+	w.WriteInt64(covered)
 }
 
 func (o *op) reply() resp.Reply {
@@ -64,10 +89,24 @@ func (o *op) reply() resp.Reply {
 				if it.overflow {
 					w.WriteErr(resp.ErrOverflow)
 				} else {
-					w.WriteInt64(it.val)
+					writePartial(w, it.val, it.covered)
 				}
 			}
 		})
+	case o.kind == opCover:
+		covers := o.covers
+		return resp.ReplyFunc(func(w resp.Writer) {
+			w.WriteArray(len(covers))
+			for _, c := range covers {
+				if c.overflow {
+					w.WriteErr(resp.ErrOverflow)
+				} else {
+					w.WriteInt64(c.now)
+				}
+			}
+		})
+	case o.kind == opIncr && o.hasID:
+		return resp.ReplyFunc(func(w resp.Writer) { writePartial(w, o.val, o.covered) })
 	case o.kind == opIncr || o.kind == opDel:
 		return resp.Int(o.val)
 	case o.kind == opProbe:
@@ -113,12 +152,12 @@ type writer struct {
 }
 
 type loadedValue struct {
-	v      int64
+	v      partial
 	exists bool
 }
 
 type dirtyValue struct {
-	v       int64
+	v       partial
 	deleted bool
 }
 
@@ -202,12 +241,12 @@ func (w *writer) close() {
 }
 
 // value returns the partial of key as this batch sees it.
-func (w *writer) value(key []byte, flushed bool) (int64, bool, error) {
+func (w *writer) value(key []byte, flushed bool) (partial, bool, error) {
 	if d, ok := w.dirty[string(key)]; ok {
 		return d.v, !d.deleted, nil
 	}
 	if flushed {
-		return 0, false, nil
+		return partial{}, false, nil
 	}
 	if l, ok := w.loaded[string(key)]; ok {
 		return l.v, l.exists, nil
@@ -240,6 +279,10 @@ func (w *writer) load(batch []*op) error {
 		case opMulti:
 			for _, it := range o.items {
 				need(it.key)
+			}
+		case opCover:
+			for _, c := range o.covers {
+				need(c.key)
 			}
 		}
 	}
@@ -296,7 +339,7 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 		case opMulti:
 			w.applyMulti(o, flushed)
 		case opSet:
-			w.dirty[string(o.key)] = dirtyValue{v: o.delta}
+			w.dirty[string(o.key)] = dirtyValue{v: partial{count: o.delta}}
 		case opDel:
 			_, exists, err := w.value(o.key, flushed)
 			if err != nil {
@@ -314,6 +357,8 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 		case opProbe:
 			w.valBuf = encodeInt(w.valBuf[:0], time.Now().UnixNano())
 			w.wb.Put(metaProbe, w.valBuf)
+		case opCover:
+			w.applyCover(o, flushed)
 		}
 	}
 	return flushed
@@ -339,7 +384,7 @@ func (w *writer) commit(flushed, probes bool) error {
 		if d.deleted {
 			w.wb.Delete(w.keyBuf)
 		} else {
-			w.valBuf = encodeInt(w.valBuf[:0], d.v)
+			w.valBuf = appendPartial(w.valBuf[:0], d.v)
 			w.wb.Put(w.keyBuf, w.valBuf)
 		}
 	}
@@ -384,9 +429,10 @@ func (w *writer) answer(batch []*op, werr error) {
 		}
 		if o.dup != nil {
 			o.val, o.err = o.dup.val, o.dup.err
+			o.covered = o.dup.covered
 			for i := range o.items {
 				if i < len(o.dup.items) {
-					o.items[i].val, o.items[i].overflow = o.dup.items[i].val, o.dup.items[i].overflow
+					o.items[i].val, o.items[i].covered, o.items[i].overflow = o.dup.items[i].val, o.dup.items[i].covered, o.dup.items[i].overflow
 				}
 			}
 		}
@@ -406,7 +452,9 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		}
 		prev, seen, err := w.dedup.lookup(o.id)
 		if err == nil && seen {
-			o.val, err = decodeInt(prev)
+			var p partial
+			p, err = decodePartial(prev)
+			o.val, o.covered = p.count, p.covered
 		}
 		if err != nil || seen {
 			o.err = err
@@ -418,18 +466,62 @@ func (w *writer) applyIncr(o *op, flushed bool) {
 		o.err = err
 		return
 	}
-	v, ok := applyDelta(old, o.delta, o.lo, o.hi)
+	v, ok := incrPartial(old, o.delta, o.lo, o.hi)
 	if !ok {
 		o.err = resp.ErrOverflow
 		return
 	}
 	w.dirty[string(o.key)] = dirtyValue{v: v}
-	o.val = v
+	o.val, o.covered = v.count, v.covered
 	if o.hasID {
 		w.pending[o.id] = o
 		w.keyBuf = dedupKey(w.keyBuf[:0], o.id)
-		w.valBuf = encodeInt(w.valBuf[:0], v)
+		w.valBuf = appendPartial(w.valBuf[:0], v)
 		w.wb.Put(w.keyBuf, w.valBuf)
+	}
+}
+
+// incrPartial adds delta to p's count, unless that or any running sum
+// between lo and hi leaves the int64 range, counted from the count and,
+// for a partial that covers others, from the basis the reply counts from
+// too (see applyDelta).
+func incrPartial(p partial, delta, lo, hi int64) (partial, bool) {
+	v, ok := applyDelta(p.count, delta, lo, hi)
+	if ok && p.covered != 0 {
+		basis, fits := p.basis()
+		_, ok = applyDelta(basis, delta, lo, hi)
+		ok = ok && fits
+	}
+	return partial{count: v, covered: p.covered}, ok
+}
+
+// applyCover applies an SC.COVER: each item's covered part becomes to if
+// it is from, and is left as it is otherwise; either way the item reports
+// what it is now. A covered part whose basis would leave int64 is refused.
+// No request id is needed: applying an item twice does what applying it
+// once did.
+func (w *writer) applyCover(o *op, flushed bool) {
+	for i := range o.covers {
+		c := &o.covers[i]
+		old, exists, err := w.value(c.key, flushed)
+		if err != nil {
+			o.err = err
+			return
+		}
+		c.now = old.covered
+		if old.covered != c.from || c.from == c.to {
+			continue
+		}
+		next := partial{count: old.count, covered: c.to}
+		if _, ok := next.basis(); !ok {
+			c.overflow = true
+			continue
+		}
+		if !exists && next == (partial{}) {
+			continue
+		}
+		w.dirty[string(c.key)] = dirtyValue{v: next}
+		c.now = c.to
 	}
 }
 
@@ -458,7 +550,7 @@ func (w *writer) applyMulti(o *op, flushed bool) {
 		return
 	}
 	// Read every item first: an error must leave nothing applied.
-	olds := make([]int64, len(o.items))
+	olds := make([]partial, len(o.items))
 	for i := range o.items {
 		old, _, err := w.value(o.items[i].key, flushed)
 		if err != nil {
@@ -473,14 +565,13 @@ func (w *writer) applyMulti(o *op, flushed bool) {
 			// An earlier item of this op may have changed the same key.
 			olds[i], _, _ = w.value(it.key, flushed)
 		}
-		old := olds[i]
-		v, ok := applyDelta(old, it.delta, it.lo, it.hi)
+		v, ok := incrPartial(olds[i], it.delta, it.lo, it.hi)
 		if !ok {
 			it.overflow = true
 			continue
 		}
 		w.dirty[string(it.key)] = dirtyValue{v: v}
-		it.val = v
+		it.val, it.covered = v.count, v.covered
 	}
 	w.pending[o.id] = o
 	w.keyBuf = dedupKey(w.keyBuf[:0], o.id)
@@ -488,26 +579,54 @@ func (w *writer) applyMulti(o *op, flushed bool) {
 	w.wb.Put(w.keyBuf, w.valBuf)
 }
 
-// encodeItems is the dedup record of an SC.MINCR: per item a flag byte (1:
-// overflowed) and the 8-byte partial.
+// The flag byte of an item in an SC.MINCR's dedup record.
+const (
+	itemOverflowed = 1 << 0
+	itemCovers     = 1 << 1 // the partial's covered part follows its count
+)
+
+// encodeItems is the dedup record of an SC.MINCR: per item a flag byte,
+// the new partial's 8-byte count and, for a partial that covers others,
+// its 8-byte covered part.
 func encodeItems(dst []byte, items []incrItem) []byte {
 	for _, it := range items {
 		flag := byte(0)
 		if it.overflow {
-			flag = 1
+			flag |= itemOverflowed
+		}
+		if it.covered != 0 {
+			flag |= itemCovers
 		}
 		dst = encodeInt(append(dst, flag), it.val)
+		if it.covered != 0 {
+			dst = encodeInt(dst, it.covered)
+		}
 	}
 	return dst
 }
 
 func decodeItems(rec []byte, items []incrItem) error {
-	if len(rec) != 9*len(items) {
-		return fmt.Errorf("%w: request record has %d bytes for %d items: the retry does not match the original", resp.ErrStorage, len(rec), len(items))
+	mismatch := func() error {
+		return fmt.Errorf("%w: request record of %d bytes does not hold %d items: the retry does not match the original", resp.ErrStorage, len(rec), len(items))
 	}
 	for i := range items {
-		items[i].overflow = rec[9*i] == 1
-		items[i].val, _ = decodeInt(rec[9*i+1 : 9*i+9])
+		if len(rec) < 9 {
+			return mismatch()
+		}
+		flag := rec[0]
+		items[i].overflow = flag&itemOverflowed != 0
+		items[i].val, items[i].covered = int64(binary.BigEndian.Uint64(rec[1:9])), 0
+		rec = rec[9:]
+		if flag&itemCovers != 0 {
+			if len(rec) < 8 {
+				return mismatch()
+			}
+			items[i].covered = int64(binary.BigEndian.Uint64(rec[:8]))
+			rec = rec[8:]
+		}
+	}
+	if len(rec) != 0 {
+		return mismatch()
 	}
 	return nil
 }
