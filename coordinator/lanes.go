@@ -315,9 +315,10 @@ func (l *writeLane) send(ctx context.Context, batches []*batch, alone []*writeRe
 
 // answer hands each request of g its own partial from the shard's reply
 // for the group: the partial before the group plus the deltas up to and
-// including the request's own.
+// including the request's own, and what the partial covers of the other
+// shards' (see router.fold).
 func (l *writeLane) answer(g *group, reply *rueidis.RedisMessage, alone []*writeReq) []*writeReq {
-	partial, err := reply.AsInt64()
+	partial, covered, err := parsePartial(reply)
 	if err != nil {
 		err = l.sc.classify(err)
 		if errors.Is(err, resp.ErrOverflow) {
@@ -334,6 +335,7 @@ func (l *writeLane) answer(g *group, reply *rueidis.RedisMessage, alone []*write
 	base := partial - g.sum
 	for _, q := range g.reqs {
 		base += q.delta
+		q.covered = covered
 		q.finish(l.sc.idx, base, nil)
 	}
 	return alone
@@ -401,8 +403,10 @@ func (l *writeLane) failed(b *batch, err error) {
 type readReq struct {
 	keys [][]byte
 	// done receives one partial per key (found[i] false when the shard has
-	// no record), or an error. Called once, from a lane goroutine.
-	done func(shard int, partials []int64, found []bool, err error)
+	// no record) and what they cover (nil when none covers anything: see
+	// shardConn.readPartials), or an error. Called once, from a lane
+	// goroutine.
+	done func(shard int, partials, covered []int64, found []bool, err error)
 }
 
 // readLane asks one shard for the keys of each round of router.fanOut: one
@@ -431,6 +435,6 @@ func (l *readLane) run(ctx context.Context) {
 }
 
 func (l *readLane) round(ctx context.Context, q *readReq) {
-	partials, found, err := l.sc.partials(ctx, q.keys) // fails at once while the shard is down
-	q.done(l.sc.idx, partials, found, err)
+	partials, covered, found, err := l.sc.readPartials(ctx, q.keys) // fails at once while the shard is down
+	q.done(l.sc.idx, partials, covered, found, err)
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	shardUp     *prometheus.GaugeVec // by shard
 	clients     prometheus.Gauge
 	hotCounters prometheus.Gauge
+	folds       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -57,12 +58,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shardcounter_connected_clients", Help: "Open RESP client connections.",
 		}),
+		folds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shardcounter_folds_total", Help: "Counters whose partials on other shards were folded into their owner's INCRBY replies (SC.COVER).",
+		}),
 		hotCounters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shardcounter_hot_counters", Help: "Counters currently split across shards because they are written faster than --hot-threshold.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.errors, m.latency, m.shardErrors, m.shardRounds,
-		m.roundSize, m.failovers, m.retries, m.shardUp, m.clients, m.hotCounters} {
+		m.roundSize, m.failovers, m.retries, m.shardUp, m.clients, m.hotCounters, m.folds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

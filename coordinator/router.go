@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,9 @@ type router struct {
 	// its replies start from there instead of from zero.
 	ownerSeen *seenCache
 	metrics   *metrics
+	log       *slog.Logger
 	hot       *hotTracker // the dashboard's hot counters: hot.go
+	folds     chan string // counters for the folder to check: fold.go
 
 	// Hot splitting: counters written faster than hotThreshold per second
 	// get spread hotSpread. hotSet is replaced whole once a second.
@@ -72,7 +75,8 @@ func newRouter(rg *ring.Ring, shards []*shardConn, spread int, writeTimeout time
 	r := &router{
 		ring: rg, shards: shards, spread: spread, coord: binary.BigEndian.Uint64(b[:]),
 		writeTimeout: writeTimeout, retryBackoff: 20 * time.Millisecond, metrics: m,
-		hot: newHotTracker(), fan: make(chan *readFan, maxRound),
+		hot: newHotTracker(), fan: make(chan *readFan, maxRound), folds: make(chan string, foldQueue),
+		log: slog.Default(),
 	}
 	var err error
 	if r.split, err = lru.NewWithEvict(splitCacheSize, func(string, *splitState) { r.nSplit.Add(-1) }); err != nil {
@@ -97,6 +101,7 @@ func (r *router) start(ctx context.Context, goFunc func(func())) {
 		goFunc(func() { rl.run(ctx) })
 	}
 	goFunc(func() { r.fanOut(ctx) })
+	goFunc(func() { r.foldLoop(ctx) })
 }
 
 // nextID returns a request id unique to this coordinator process.
@@ -123,11 +128,13 @@ func (r *router) incr(q *writeReq) {
 		}
 	}
 	spread := r.spread
-	if hs := r.hotSet.Load(); hs != nil {
-		if _, hot := (*hs)[string(q.key)]; hot {
-			spread = max(spread, r.hotSpread)
-			q.split = true
-		}
+	if r.isHot(q.key) {
+		spread = max(spread, r.hotSpread)
+		q.split = true
+	} else if st != nil {
+		// Split, and written to its owner again: its other partials may
+		// be folded into the owner's replies (fold.go).
+		r.foldLater(q.key, st)
 	}
 	if q.split || spread > 1 {
 		// Writes to several shards at once: each shard checks only the
@@ -256,7 +263,7 @@ func (r *router) emptyReads(i int) {
 	for {
 		select {
 		case q := <-r.reads[i].ch:
-			q.done(i, nil, nil, errShutdown)
+			q.done(i, nil, nil, nil, errShutdown)
 		default:
 			return
 		}
@@ -282,6 +289,7 @@ type splitState struct {
 	// up and down are the sums of the positive and of the negative
 	// increments that this coordinator has in flight for the counter.
 	up, down int64
+	foldAt   time.Time // when the counter was last queued for the folder
 }
 
 // reserve counts delta as in flight, or fails with ErrOverflow when the
@@ -400,6 +408,27 @@ func (st *splitState) sumLocked() (int64, error) {
 type readResult struct {
 	partials [][]int64 // [shard][key]
 	found    [][]bool  // [shard][key]
+	// covered is what each partial covers of the other shards' (see
+	// router.fold), [shard][key]; a shard's row is nil when none of its
+	// partials covers anything.
+	covered [][]int64
+}
+
+// coveredRow is shard s's row of covered, nil when none of its partials
+// covers anything.
+func (rr *readResult) coveredRow(s int) []int64 {
+	if s < len(rr.covered) {
+		return rr.covered[s]
+	}
+	return nil
+}
+
+// coveredBy is what shard s's partial of key i covers of the others'.
+func (rr *readResult) coveredBy(s, i int) int64 {
+	if row := rr.coveredRow(s); row != nil {
+		return row[i]
+	}
+	return 0
 }
 
 // total sums key i over the shards. ok is false when no shard has it.
@@ -481,15 +510,15 @@ func (r *router) fanOut(ctx context.Context) {
 func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 	keys, at := distinctKeys(reqs, nkeys)
 	n := len(r.shards)
-	all := readResult{partials: make([][]int64, n), found: make([][]bool, n)}
+	all := readResult{partials: make([][]int64, n), found: make([][]bool, n), covered: make([][]int64, n)}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	wg.Add(n)
 	for i, rl := range r.reads {
 		// fanOut is the only sender to the read lanes, one request a lane
 		// a round, so this never waits for room (the queue holds one).
-		rl.ch <- &readReq{keys: keys, done: func(shard int, partials []int64, found []bool, err error) {
-			all.partials[shard], all.found[shard], errs[shard] = partials, found, err
+		rl.ch <- &readReq{keys: keys, done: func(shard int, partials, covered []int64, found []bool, err error) {
+			all.partials[shard], all.covered[shard], all.found[shard], errs[shard] = partials, covered, found, err
 			wg.Done()
 		}}
 		if ctx.Err() != nil {
@@ -519,11 +548,26 @@ func (r *router) readRound(ctx context.Context, reqs []*readFan, nkeys int) {
 	// allocation for the whole round.
 	results := make([]readResult, len(reqs))
 	rows, foundRows := make([][]int64, n*len(reqs)), make([][]bool, n*len(reqs))
+	var coveredRows [][]int64 // only when some partial covers others: rarely
+	for _, c := range all.covered {
+		if c != nil {
+			coveredRows = make([][]int64, n*len(reqs))
+			break
+		}
+	}
 	off := 0
 	for i, q := range reqs {
 		k := len(q.keys)
 		rr := &results[i]
 		rr.partials, rr.found = rows[i*n:(i+1)*n:(i+1)*n], foundRows[i*n:(i+1)*n:(i+1)*n]
+		if coveredRows != nil {
+			rr.covered = coveredRows[i*n : (i+1)*n : (i+1)*n]
+			for s, c := range all.covered {
+				if c != nil {
+					rr.covered[s] = c[off : off+k : off+k]
+				}
+			}
+		}
 		for s := range n {
 			rr.partials[s], rr.found[s] = all.partials[s][off:off+k:off+k], all.found[s][off:off+k:off+k]
 		}
@@ -570,22 +614,32 @@ func (rr *readResult) expand(at []int) {
 			partials[j], found[j] = rr.partials[s][i], rr.found[s][i]
 		}
 		rr.partials[s], rr.found[s] = partials, found
+		if rr.coveredRow(s) != nil {
+			covered := make([]int64, len(at))
+			for j, i := range at {
+				covered[j] = rr.covered[s][i]
+			}
+			rr.covered[s] = covered
+		}
 	}
 }
 
-// observe learns from a read which counters are split.
+// observe learns from a read which counters are split: those whose
+// partials on shards other than the owner add up to something else than
+// what the owner's partial covers (see fold.go), which it queues for the
+// folder.
 func (r *router) observe(keys [][]byte, rr *readResult) {
 	for i, k := range keys {
 		owner := r.ring.Owner(k)
-		split := r.spread > 1
-		for s := range rr.found {
-			if s != owner && rr.found[s][i] {
-				split = true
-			}
-		}
+		others, covered, ok := rr.others(i, owner)
+		uncovered := !ok || others != covered
+		split := r.spread > 1 || uncovered
 		if !split {
 			if r.spread == 1 {
 				r.split.Remove(string(k))
+				if rr.found[owner][i] {
+					r.ownerSeen.put(k, rr.partials[owner][i])
+				}
 			}
 			continue
 		}
@@ -598,6 +652,9 @@ func (r *router) observe(keys [][]byte, rr *readResult) {
 			}
 		}
 		st.mu.Unlock()
+		if uncovered && ok {
+			r.foldLater(k, st)
+		}
 	}
 }
 

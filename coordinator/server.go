@@ -123,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.router.hotThreshold, s.router.hotSpread = cfg.HotThreshold, min(cfg.HotSpread, len(s.shards))
+	s.router.log = log
 	s.stats = newClusterStats(s.shards, m, s.router.hot)
 	s.stats.afterTick = s.router.refreshHot
 	s.mux = s.handlers()

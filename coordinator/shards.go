@@ -300,22 +300,31 @@ func keyChunks(keys [][]byte, limit int) [][][]byte {
 	return append(out, keys[start:])
 }
 
-// partials sends SC.GET for keys and returns the shard's partial of each,
-// with found[i] false where the shard holds none.
+// partials sends SC.GET for keys and returns the shard's partial (its
+// count) of each, with found[i] false where the shard holds none.
 func (sc *shardConn) partials(ctx context.Context, keys [][]byte) (vals []int64, found []bool, err error) {
+	vals, _, found, err = sc.readPartials(ctx, keys)
+	return vals, found, err
+}
+
+// readPartials is partials with, for the counters this shard owns, what
+// their partials cover of the other shards' (see router.fold): covered[i]
+// is key i's, and covered is nil when no key covers any.
+func (sc *shardConn) readPartials(ctx context.Context, keys [][]byte) (vals, covered []int64, found []bool, err error) {
 	vals, found = make([]int64, len(keys)), make([]bool, len(keys))
 	off := 0
 	for _, chunk := range keyChunks(keys, sc.cmdBytes) {
-		if err := sc.partialsOf(ctx, chunk, vals[off:], found[off:]); err != nil {
-			return nil, nil, err
+		if err := sc.partialsOf(ctx, chunk, off, vals, &covered, found); err != nil {
+			return nil, nil, nil, err
 		}
 		off += len(chunk)
 	}
-	return vals, found, nil
+	return vals, covered, found, nil
 }
 
-// partialsOf sends one SC.GET for keys and fills in vals and found.
-func (sc *shardConn) partialsOf(ctx context.Context, keys [][]byte, vals []int64, found []bool) error {
+// partialsOf sends one SC.GET for keys, which are those from off on of
+// the whole read, and fills in their vals, found and covered.
+func (sc *shardConn) partialsOf(ctx context.Context, keys [][]byte, off int, vals []int64, covered *[]int64, found []bool) error {
 	msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdGet, Shard: sc.name(), Keys: keys}.Args())
 	if err != nil {
 		return err
@@ -331,10 +340,34 @@ func (sc *shardConn) partialsOf(ctx context.Context, keys [][]byte, vals []int64
 		if replies[i].IsNil() {
 			continue
 		}
-		if vals[i], err = replies[i].AsInt64(); err != nil {
+		var cov int64
+		if vals[off+i], cov, err = parsePartial(&replies[i]); err != nil {
 			return sc.badReply(resp.CmdGet, err)
 		}
-		found[i] = true
+		found[off+i] = true
+		if cov != 0 {
+			if *covered == nil {
+				*covered = make([]int64, len(vals))
+			}
+			(*covered)[off+i] = cov
+		}
 	}
 	return nil
+}
+
+// parsePartial reads a partial as a shard sends it: its count, or
+// [count, covered] when it covers other shards' partials.
+func parsePartial(m *rueidis.RedisMessage) (count, covered int64, err error) {
+	if !m.IsArray() {
+		count, err = m.AsInt64()
+		return count, 0, err
+	}
+	pair, err := m.AsIntSlice()
+	if err == nil && len(pair) != 2 {
+		err = fmt.Errorf("a partial of %d integers", len(pair))
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return pair[0], pair[1], nil
 }

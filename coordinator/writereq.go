@@ -25,6 +25,7 @@ type writeReq struct {
 	single   bool        // send alone, never coalesced (after a group overflowed)
 	split    bool        // the counter was known to be split when it came in
 	reserved *splitState // counts q as in flight (splitState.reserve)
+	covered  int64       // what the target's partial covers of the others' (router.fold)
 
 	res   incrResult
 	err   error
@@ -52,7 +53,8 @@ func newWriteReq(r *router, key []byte, delta int64) *writeReq {
 func (q *writeReq) finish(shard int, partial int64, err error) {
 	switch {
 	case err == nil:
-		q.res = incrResult{total: partial, shard: shard, partial: partial}
+		// The shard checked that partial+covered stays in int64.
+		q.res = incrResult{total: partial + q.covered, shard: shard, partial: partial}
 		if q.mayBeSplit(shard) {
 			q.res.total, err = q.record(shard, partial)
 		}

@@ -83,28 +83,12 @@ func (o *op) reply() resp.Reply {
 		return resp.Err(o.err)
 	case o.kind == opMulti:
 		items := o.items
-		return resp.ReplyFunc(func(w resp.Writer) {
-			w.WriteArray(len(items))
-			for _, it := range items {
-				if it.overflow {
-					w.WriteErr(resp.ErrOverflow)
-				} else {
-					writePartial(w, it.val, it.covered)
-				}
-			}
-		})
+		return itemsReply(len(items), func(i int) bool { return items[i].overflow },
+			func(w resp.Writer, i int) { writePartial(w, items[i].val, items[i].covered) })
 	case o.kind == opCover:
 		covers := o.covers
-		return resp.ReplyFunc(func(w resp.Writer) {
-			w.WriteArray(len(covers))
-			for _, c := range covers {
-				if c.overflow {
-					w.WriteErr(resp.ErrOverflow)
-				} else {
-					w.WriteInt64(c.now)
-				}
-			}
-		})
+		return itemsReply(len(covers), func(i int) bool { return covers[i].overflow },
+			func(w resp.Writer, i int) { w.WriteInt64(covers[i].now) })
 	case o.kind == opIncr && o.hasID:
 		return resp.ReplyFunc(func(w resp.Writer) { writePartial(w, o.val, o.covered) })
 	case o.kind == opIncr || o.kind == opDel:
@@ -113,6 +97,21 @@ func (o *op) reply() resp.Reply {
 		return resp.Status("PONG")
 	}
 	return resp.OK
+}
+
+// itemsReply is the reply to an op of n items: for each, the overflow
+// error when it overflowed, or what write writes.
+func itemsReply(n int, overflowed func(int) bool, write func(resp.Writer, int)) resp.Reply {
+	return resp.ReplyFunc(func(w resp.Writer) {
+		w.WriteArray(n)
+		for i := range n {
+			if overflowed(i) {
+				w.WriteErr(resp.ErrOverflow)
+			} else {
+				write(w, i)
+			}
+		}
+	})
 }
 
 // writer is the shard's single logical writer. It takes ops from many

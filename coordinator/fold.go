@@ -1,0 +1,170 @@
+package coordinator
+
+import (
+	"context"
+	"time"
+
+	"github.com/shardcounter/shardcounter/resp"
+)
+
+// Folding: making the owner's INCRBY replies exact again.
+//
+// A counter written on a shard other than its owner (a failover write, or
+// a hot counter's spread writes) has partials on several shards. Its GET
+// is exact, as every GET is. Its INCRBY replies are exact only in a
+// coordinator that knows the counter is split (see splitState); one that
+// restarted, or dropped the counter from its split cache, would reply with
+// the owner's partial alone.
+//
+// Moving the strays into the owner (add there, subtract here) cannot be
+// done safely: a GET reads the shards one by one, and between the two
+// steps it would count the stray twice or not at all. So nothing moves.
+// The owner records in its partial what the other shards' partials of the
+// counter added up to when it was folded, its covered part, and replies to
+// increments with count+covered: the exact total while the others stay as
+// they are. SC.COVER sets it by compare-and-set from what the folder read,
+// so two folds of one counter, or a fold and a late retry of it, apply at
+// most one change. GET and SHARDVALUES still add up the counts.
+//
+// The folder takes counters that may need a fold: a read found the other
+// shards' partials adding up to something else than what the owner covers
+// (observe), or a write to the owner found the counter split (incr). It
+// reads them afresh, with every shard up, and covers those that still need
+// it. The counter stays split here, its replies counted from the partials
+// as last seen, until a read finds it covered; so a fold that lost a race
+// (a DEL between the folder's read and its SC.COVER) is found and done
+// again. Counters written with spread above 1, or hot, are not folded:
+// their writes keep landing on several shards.
+
+// foldEvery is how often one counter may be checked for a fold.
+const foldEvery = time.Second
+
+// foldQueue bounds the counters waiting for the folder; beyond it a check
+// is dropped, and made again at the counter's next read or write.
+const foldQueue = 4096
+
+// foldLater queues key, whose split state is st, for the folder, unless
+// folding does not apply to it or it was queued less than foldEvery ago.
+func (r *router) foldLater(key []byte, st *splitState) {
+	if r.spread > 1 || r.isHot(key) || !r.shards[r.ring.Owner(key)].up.Load() {
+		return
+	}
+	now := time.Now()
+	st.mu.Lock()
+	due := now.Sub(st.foldAt) >= foldEvery
+	if due {
+		st.foldAt = now
+	}
+	st.mu.Unlock()
+	if !due {
+		return
+	}
+	select {
+	case r.folds <- string(key): // a copy: key may be a client's buffer
+	default:
+	}
+}
+
+// isHot reports whether key is a hot counter now (see refreshHot).
+func (r *router) isHot(key []byte) bool {
+	hs := r.hotSet.Load()
+	if hs == nil {
+		return false
+	}
+	_, hot := (*hs)[string(key)]
+	return hot
+}
+
+// foldLoop is the folder: it checks the queued counters in rounds of up
+// to maxRound.
+func (r *router) foldLoop(ctx context.Context) {
+	keys := make([][]byte, 0, maxRound)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case k := <-r.folds:
+			keys = append(keys[:0], []byte(k))
+		}
+	drain:
+		for len(keys) < maxRound {
+			select {
+			case k := <-r.folds:
+				keys = append(keys, []byte(k))
+			default:
+				break drain
+			}
+		}
+		r.fold(ctx, keys)
+	}
+}
+
+// fold reads keys on every shard and covers, on its owner, each counter
+// whose other partials add up to something else than the owner covers. It
+// gives up on any error: the counter is checked again at its next read or
+// write.
+func (r *router) fold(ctx context.Context, keys [][]byte) {
+	read := make(chan error, 1)
+	var rr *readResult
+	r.read(keys, func(res *readResult, err error) {
+		rr = res
+		read <- err
+	})
+	if err := <-read; err != nil {
+		return
+	}
+	byOwner := map[int][]resp.CoverItem{}
+	for i, k := range keys {
+		owner := r.ring.Owner(k)
+		others, covered, ok := rr.others(i, owner)
+		if ok && others != covered && !r.isHot(k) {
+			byOwner[owner] = append(byOwner[owner], resp.CoverItem{Key: k, From: covered, To: others})
+		}
+	}
+	for owner, items := range byOwner {
+		r.cover(ctx, r.shards[owner], items)
+	}
+}
+
+// cover sends items to sc, their owner, as SC.COVERs of at most a quarter
+// of the request limit each, and counts those that took effect.
+func (r *router) cover(ctx context.Context, sc *shardConn, items []resp.CoverItem) {
+	for len(items) > 0 {
+		n, bytes := 0, 0
+		for n < len(items) && (n == 0 || bytes+itemBytes(items[n].Key) <= sc.cmdBytes) {
+			bytes += itemBytes(items[n].Key)
+			n++
+		}
+		chunk := items[:n]
+		items = items[n:]
+		msg, err := sc.do(ctx, resp.CoverCmd{Shard: sc.name(), Items: chunk}.Args())
+		if err != nil {
+			r.log.Warn("folding partials into their owner failed; they are folded at the counters' next read or write", "shard", sc.id, "counters", len(chunk), "err", err)
+			return
+		}
+		replies, err := msg.ToArray()
+		if err != nil || len(replies) != len(chunk) {
+			r.log.Warn("folding partials: bad SC.COVER reply", "shard", sc.id, "err", err, "replies", len(replies), "counters", len(chunk))
+			return
+		}
+		for i := range replies {
+			if now, err := replies[i].AsInt64(); err == nil && now == chunk[i].To {
+				r.metrics.folds.Inc()
+			}
+		}
+	}
+}
+
+// others is the sum of key i's partials on the shards other than owner,
+// and what owner's partial covers of them. ok is false when the sum leaves
+// int64.
+func (rr *readResult) others(i, owner int) (others, covered int64, ok bool) {
+	var sum resp.Sum
+	for s := range rr.partials {
+		if s != owner && rr.found[s][i] {
+			sum.Add(rr.partials[s][i])
+		}
+	}
+	others, ok = sum.Int64()
+	return others, rr.coveredBy(owner, i), ok
+}
