@@ -46,23 +46,59 @@ const foldQueue = 4096
 // foldLater queues key, whose split state is st, for the folder, unless
 // folding does not apply to it or it was queued less than foldEvery ago.
 func (r *router) foldLater(key []byte, st *splitState) {
-	if r.spread > 1 || r.isHot(key) || !r.shards[r.ring.Owner(key)].up.Load() {
-		return
-	}
-	now := time.Now()
-	st.mu.Lock()
-	due := now.Sub(st.foldAt) >= foldEvery
-	if due {
-		st.foldAt = now
-	}
-	st.mu.Unlock()
-	if !due {
+	if !r.foldable(key) || !st.foldDue() {
 		return
 	}
 	select {
 	case r.folds <- string(key): // a copy: key may be a client's buffer
 	default:
 	}
+}
+
+// foldBack queues for the folder every split counter that shard owns,
+// once its breaker closes: those that took writes elsewhere while it was
+// down are folded without waiting for their next read or write. Unlike
+// foldLater it waits for room in the queue, in a goroutine of its own, so
+// that every counter of a long outage is checked.
+func (r *router) foldBack(shard int) {
+	if r.spread > 1 || r.nSplit.Load() == 0 || r.goFunc == nil {
+		return
+	}
+	keys := r.split.Keys()
+	r.goFunc(func() {
+		for _, k := range keys {
+			if r.ring.Owner([]byte(k)) != shard || !r.foldable([]byte(k)) {
+				continue
+			}
+			if st, ok := r.split.Peek(k); !ok || !st.foldDue() {
+				continue
+			}
+			select {
+			case r.folds <- k:
+			case <-r.ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+// foldable reports whether key's partials may be folded into its owner
+// now: its writes go to one shard, and that shard is up.
+func (r *router) foldable(key []byte) bool {
+	return r.spread == 1 && !r.isHot(key) && r.shards[r.ring.Owner(key)].up.Load()
+}
+
+// foldDue reports whether the counter may be queued for the folder now,
+// foldEvery after the last time, and if so counts it as queued.
+func (st *splitState) foldDue() bool {
+	now := time.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if now.Sub(st.foldAt) < foldEvery {
+		return false
+	}
+	st.foldAt = now
+	return true
 }
 
 // isHot reports whether key is a hot counter now (see refreshHot).

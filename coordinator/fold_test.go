@@ -38,13 +38,29 @@ func (tc *testCluster) waitPartial(i int, key string, want any) {
 	}
 }
 
+// outage stops shard i, sends writes increments of key through tc (each
+// must answer from+1, from+2, ...: tc saw the owner's partial), and brings
+// the shard back.
+func (tc *testCluster) outage(i int, key string, writes int, from int64) {
+	tc.t.Helper()
+	tc.stopShard(i)
+	tc.waitShard(i, false)
+	for n := range writes {
+		if v, err := tc.client.Incr(context.Background(), key).Result(); err != nil || v != from+int64(n)+1 {
+			tc.t.Fatalf("failover write %d: %d %v, want %d", n, v, err, from+int64(n)+1)
+		}
+	}
+	tc.restartShard(i)
+	tc.waitShard(i, true)
+}
+
 // A counter that took writes on another shard while its owner was down is
-// folded once the owner is back: the owner covers the other partial, and a
-// coordinator that never saw the failover (here a second one) replies to
-// INCRBY with the exact total, not with the owner's partial alone. GET and
-// SHARDVALUES keep adding up every shard's own partial. A fold is found by
-// a write through the coordinator that knew, and by any read.
-func TestFoldMakesIncrRepliesExactAgain(t *testing.T) {
+// folded once the owner is back, without waiting for a command: the owner
+// covers the other partial, and a coordinator that never saw the failover
+// (here a second one) replies to INCRBY with the exact total, not with the
+// owner's partial alone. GET and SHARDVALUES keep adding up every shard's
+// own partial, and SET clears what the owner covers.
+func TestFoldAfterAnOutage(t *testing.T) {
 	ctx := context.Background()
 	tc := newTestCluster(t, 3)
 	key := "folded"
@@ -53,33 +69,18 @@ func TestFoldMakesIncrRepliesExactAgain(t *testing.T) {
 	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
 		t.Fatal(err)
 	}
-
-	outage := func(writes int, from int64) {
-		t.Helper()
-		tc.stopShard(owner)
-		tc.waitShard(owner, false)
-		for i := range writes {
-			if v, err := tc.client.Incr(ctx, key).Result(); err != nil || v != from+int64(i)+1 {
-				t.Fatalf("failover write %d: %d %v, want %d", i, v, err, from+int64(i)+1)
-			}
-		}
-		tc.restartShard(owner)
-		tc.waitShard(owner, true)
-	}
-	outage(3, 10)
+	tc.outage(owner, key, 3, 10)
+	tc.waitPartial(owner, key, []any{int64(10), int64(3)})
 	if got := tc.shardPartial(next, key); got != int64(3) {
-		t.Fatalf("the failover writes: %s holds %#v, want 3", tc.addrs[next].ID, got)
+		t.Fatalf("%s holds %#v, want the 3 failover writes", tc.addrs[next].ID, got)
 	}
-
-	// The first write to the owner after it is back queues the fold.
-	if v, err := tc.client.Incr(ctx, key).Result(); err != nil || v != 14 {
-		t.Fatalf("first write after the outage: %d %v, want 14", v, err)
-	}
-	tc.waitPartial(owner, key, []any{int64(11), int64(3)})
 
 	other := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
-	if v, err := other.client.Incr(ctx, key).Result(); err != nil || v != 15 {
-		t.Fatalf("INCR through a coordinator that never saw the failover: %d %v, want 15", v, err)
+	if v, err := other.client.Incr(ctx, key).Result(); err != nil || v != 14 {
+		t.Fatalf("INCR through a coordinator that never saw the failover: %d %v, want 14", v, err)
+	}
+	if v, err := tc.client.Incr(ctx, key).Result(); err != nil || v != 15 {
+		t.Fatalf("INCR through the coordinator that saw it: %d %v, want 15", v, err)
 	}
 	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != 15 {
 		t.Fatalf("GET: %d %v, want 15", v, err)
@@ -90,33 +91,96 @@ func TestFoldMakesIncrRepliesExactAgain(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(vals, want) {
 		t.Fatalf("SHARDVALUES: %v %v, want %v", vals, err, want)
 	}
-	// That GET found the counter covered: this coordinator no longer
+	// That read found the counter covered: the coordinator no longer
 	// counts it split.
 	if tc.coord.router.split.Contains(key) {
 		t.Fatal("the counter is still split after a read found it covered")
 	}
 
-	// A second outage; this time a read through the coordinator that did
-	// not see it finds the new partials and folds them.
-	outage(2, 15)
-	other.waitShard(owner, true)
-	if v, err := other.client.Get(ctx, key).Int64(); err != nil || v != 17 {
-		t.Fatalf("GET after the second outage: %d %v, want 17", v, err)
-	}
-	tc.waitPartial(owner, key, []any{int64(12), int64(5)})
-	third := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
-	if v, err := third.client.IncrBy(ctx, key, 3).Result(); err != nil || v != 20 {
-		t.Fatalf("INCRBY through a new coordinator after the second fold: %d %v, want 20", v, err)
-	}
-
-	// SET resets every shard: nothing is covered any more.
 	if err := tc.client.Set(ctx, key, 7, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if got := tc.shardPartial(owner, key); got != int64(7) {
 		t.Fatalf("after SET the owner holds %#v, want 7", got)
 	}
-	if v, err := third.client.Incr(ctx, key).Result(); err != nil || v != 8 {
+	if v, err := other.client.Incr(ctx, key).Result(); err != nil || v != 8 {
 		t.Fatalf("INCR after SET: %d %v, want 8", v, err)
+	}
+}
+
+// A read through a coordinator that did not see the failover writes (the
+// one that made them is gone) finds the partials the owner does not cover
+// and folds them.
+func TestFoldOnRead(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3)
+	key := "folded-on-read"
+	owner := tc.coord.ring.Owner([]byte(key))
+	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	writer := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
+	tc.stopShard(owner)
+	writer.waitShard(owner, false)
+	for range 2 {
+		if err := writer.client.Incr(ctx, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writer.coord.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc.restartShard(owner)
+	tc.waitShard(owner, true)
+	if got := tc.shardPartial(owner, key); got != int64(10) {
+		t.Fatalf("the owner holds %#v before any read, want 10", got)
+	}
+	if v, err := tc.client.Get(ctx, key).Int64(); err != nil || v != 12 {
+		t.Fatalf("GET: %d %v, want 12", v, err)
+	}
+	tc.waitPartial(owner, key, []any{int64(10), int64(2)})
+	fresh := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
+	if v, err := fresh.client.IncrBy(ctx, key, 3).Result(); err != nil || v != 15 {
+		t.Fatalf("INCRBY through a new coordinator after the fold: %d %v, want 15", v, err)
+	}
+}
+
+// A fold that cannot read every shard when the owner comes back (another
+// shard is down) is made at a later write to the counter.
+func TestFoldOnWrite(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3)
+	key := "folded-on-write"
+	prefs := tc.coord.ring.Prefs([]byte(key))
+	owner, third := prefs[0], prefs[2]
+	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc.stopShard(owner)
+	tc.waitShard(owner, false)
+	if err := tc.client.Incr(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc.stopShard(third)
+	tc.waitShard(third, false)
+	tc.restartShard(owner)
+	tc.waitShard(owner, true)
+	tc.restartShard(third)
+	tc.waitShard(third, true)
+	if got := tc.shardPartial(owner, key); got != int64(10) {
+		t.Fatalf("the owner holds %#v, want 10: the fold ran with a shard down", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for want := int64(12); ; want++ {
+		if v, err := tc.client.Incr(ctx, key).Result(); err != nil || v != want {
+			t.Fatalf("INCR: %d %v, want %d", v, err, want)
+		}
+		if got := tc.shardPartial(owner, key); reflect.DeepEqual(got, []any{want - 1, int64(1)}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold 5 s after the shards came back: the owner holds %#v", tc.shardPartial(owner, key))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -134,7 +134,9 @@ func (s *Server) probe(ctx context.Context, sc *shardConn) {
 	case err != nil:
 		sc.markDown(err)
 	default:
-		sc.markUp()
+		if sc.markUp() {
+			s.router.foldBack(sc.idx)
+		}
 	}
 }
 

@@ -119,16 +119,19 @@ func (sc *shardConn) markDown(err error) {
 
 // markUp closes the breaker, unless the shard is not admitted (see
 // members.go): a check may have refused it since its probe was answered.
-func (sc *shardConn) markUp() {
+// It reports whether the breaker was open.
+func (sc *shardConn) markUp() (closed bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if !sc.admitted {
-		return
+		return false
 	}
 	sc.lastErr = ""
 	if !sc.up.Swap(true) {
 		sc.since = time.Now()
+		return true
 	}
+	return false
 }
 
 // unavailable is the error for a request that needs this shard while it is
