@@ -184,3 +184,64 @@ func TestFoldOnWrite(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A hot counter's writes spread over several shards, so it is not folded
+// while it is hot; once it cools, its next write folds the other shards'
+// partials into the owner, and a new coordinator's INCR is exact.
+func TestFoldWhenAHotCounterCools(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCluster(t, 3, func(c *Config) { c.HotThreshold = 200 })
+	key := "was-viral"
+	owner := tc.coord.ring.Owner([]byte(key))
+	var sent int64
+	deadline := time.Now().Add(10 * time.Second)
+	for !tc.coord.router.isHot([]byte(key)) {
+		if time.Now().After(deadline) {
+			t.Fatal("a counter written at well over 200/s never became hot")
+		}
+		p := tc.client.Pipeline()
+		for range 100 {
+			p.Incr(ctx, key)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sent += 100
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Hot: its writes go to every shard.
+	p := tc.client.Pipeline()
+	for range 30 {
+		p.Incr(ctx, key)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent += 30
+	deadline = time.Now().Add(15 * time.Second)
+	for tc.coord.router.isHot([]byte(key)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the counter is still hot 15 s after its writes stopped")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		v, err := tc.client.Incr(ctx, key).Result()
+		sent++
+		if err != nil || v != sent {
+			t.Fatalf("INCR of the cooled counter: %d %v, want %d", v, err, sent)
+		}
+		if got, ok := tc.shardPartial(owner, key).([]any); ok && len(got) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cooled counter was not folded: the owner holds %#v", tc.shardPartial(owner, key))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fresh := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
+	if v, err := fresh.client.Incr(ctx, key).Result(); err != nil || v != sent+1 {
+		t.Fatalf("INCR through a new coordinator: %d %v, want %d", v, err, sent+1)
+	}
+}
