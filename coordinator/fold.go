@@ -55,24 +55,30 @@ func (r *router) foldLater(key []byte, st *splitState) {
 	}
 }
 
-// foldBack queues for the folder every split counter that shard owns,
-// once its breaker closes: those that took writes elsewhere while it was
-// down are folded without waiting for their next read or write. Unlike
-// foldLater it waits for room in the queue, in a goroutine of its own, so
-// that every counter of a long outage is checked.
-func (r *router) foldBack(shard int) {
+// foldBack queues every split counter for the folder once a shard's
+// breaker closes: those that took writes elsewhere while their owner was
+// down, and those whose fold failed because some shard was down, are
+// folded without waiting for their next read or write. Unlike foldLater
+// it does not wait for foldEvery (a breaker closes seldom), and it waits
+// for room in the queue, in a goroutine of its own, so that every counter
+// of a long outage is checked.
+func (r *router) foldBack() {
 	if r.spread > 1 || r.nSplit.Load() == 0 || r.goFunc == nil {
 		return
 	}
 	keys := r.split.Keys()
 	r.goFunc(func() {
 		for _, k := range keys {
-			if r.ring.Owner([]byte(k)) != shard || !r.foldable([]byte(k)) {
+			if !r.foldable([]byte(k)) {
 				continue
 			}
-			if st, ok := r.split.Peek(k); !ok || !st.foldDue() {
+			st, ok := r.split.Peek(k)
+			if !ok {
 				continue
 			}
+			st.mu.Lock()
+			st.foldAt = time.Now()
+			st.mu.Unlock()
 			select {
 			case r.folds <- k:
 			case <-r.ctx.Done():
@@ -137,9 +143,21 @@ func (r *router) foldLoop(ctx context.Context) {
 
 // fold reads keys on every shard and covers, on its owner, each counter
 // whose other partials add up to something else than the owner covers. It
-// gives up on any error: the counter is checked again at its next read or
-// write.
+// asks each owner for its keys' reset epochs first, so that a cover made
+// from a read older than a reset is refused. It gives up on any error:
+// the counter is checked again at its next read or write.
 func (r *router) fold(ctx context.Context, keys [][]byte) {
+	byOwner := map[int][]int{} // owner -> indexes in keys
+	for i, k := range keys {
+		owner := r.ring.Owner(k)
+		byOwner[owner] = append(byOwner[owner], i)
+	}
+	epochs := make([]int64, len(keys))
+	for owner, idx := range byOwner {
+		if !r.epochs(ctx, r.shards[owner], keys, idx, epochs) {
+			delete(byOwner, owner)
+		}
+	}
 	read := make(chan error, 1)
 	var rr *readResult
 	r.read(keys, func(res *readResult, err error) {
@@ -149,17 +167,43 @@ func (r *router) fold(ctx context.Context, keys [][]byte) {
 	if err := <-read; err != nil {
 		return
 	}
-	byOwner := map[int][]resp.CoverItem{}
-	for i, k := range keys {
-		owner := r.ring.Owner(k)
-		others, covered, ok := rr.others(i, owner)
-		if ok && others != covered && !r.isHot(k) {
-			byOwner[owner] = append(byOwner[owner], resp.CoverItem{Key: k, From: covered, To: others})
+	for owner, idx := range byOwner {
+		var items []resp.CoverItem
+		for _, i := range idx {
+			others, covered, ok := rr.others(i, owner)
+			if ok && others != covered && !r.isHot(keys[i]) {
+				items = append(items, resp.CoverItem{Key: keys[i], Epoch: epochs[i], From: covered, To: others})
+			}
 		}
-	}
-	for owner, items := range byOwner {
 		r.cover(ctx, r.shards[owner], items)
 	}
+}
+
+// epochs asks sc for the reset epochs of the keys at idx, into epochs.
+// It reports whether it has them all.
+func (r *router) epochs(ctx context.Context, sc *shardConn, keys [][]byte, idx []int, epochs []int64) bool {
+	ask := make([][]byte, len(idx))
+	for j, i := range idx {
+		ask[j] = keys[i]
+	}
+	off := 0
+	for _, chunk := range keyChunks(ask, sc.cmdBytes) {
+		msg, err := sc.do(ctx, resp.KeysCmd{Name: resp.CmdEpoch, Shard: sc.name(), Keys: chunk}.Args())
+		if err != nil {
+			r.log.Warn("folding partials: reading reset epochs failed; the counters are folded at their next read or write", "shard", sc.id, "counters", len(chunk), "err", err)
+			return false
+		}
+		got, err := msg.AsIntSlice()
+		if err != nil || len(got) != len(chunk) {
+			r.log.Warn("folding partials: bad SC.EPOCH reply", "shard", sc.id, "err", err, "epochs", len(got), "counters", len(chunk))
+			return false
+		}
+		for j, e := range got {
+			epochs[idx[off+j]] = e
+		}
+		off += len(chunk)
+	}
+	return true
 }
 
 // cover sends items to sc, their owner, as SC.COVERs of at most a quarter

@@ -135,7 +135,7 @@ func (s *Server) probe(ctx context.Context, sc *shardConn) {
 		sc.markDown(err)
 	default:
 		if sc.markUp() {
-			s.router.foldBack(sc.idx)
+			s.router.foldBack()
 		}
 	}
 }

@@ -124,14 +124,16 @@ func (r *router) incr(q *writeReq) {
 	var st *splitState
 	if r.nSplit.Load() > 0 {
 		if s, ok := r.split.Get(string(q.key)); ok {
-			st, q.split = s, true
+			// A folded counter is answered as one on its owner alone,
+			// unless the write goes elsewhere (see writeReq.record).
+			st, q.split = s, !s.folded.Load()
 		}
 	}
 	spread := r.spread
 	if r.isHot(q.key) {
 		spread = max(spread, r.hotSpread)
 		q.split = true
-	} else if st != nil {
+	} else if q.split {
 		// Split, and written to its owner again: its other partials may
 		// be folded into the owner's replies (fold.go).
 		r.foldLater(q.key, st)
@@ -284,6 +286,11 @@ func (r *router) emptyFan() {
 
 // splitState is what a coordinator knows of a split counter's partials.
 type splitState struct {
+	// folded is set when the last read found the owner covering the
+	// others' partials (fold.go): then a write to the owner is answered
+	// from the owner's reply alone, which is exact, and partials keep the
+	// others' as they were for a write that goes elsewhere.
+	folded   atomic.Bool
 	mu       sync.Mutex
 	partials []int64
 	// up and down are the sums of the positive and of the negative
@@ -360,7 +367,10 @@ func (r *router) others(q *writeReq, shard int) int64 {
 	if !q.mayBeSplit(shard) {
 		return 0
 	}
-	st := r.splitState(q.key)
+	st := q.splitState(shard)
+	if st == nil {
+		return 0
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var sum resp.Sum
@@ -624,17 +634,17 @@ func (rr *readResult) expand(at []int) {
 	}
 }
 
-// observe learns from a read which counters are split: those whose
-// partials on shards other than the owner add up to something else than
-// what the owner's partial covers (see fold.go), which it queues for the
-// folder.
+// observe learns from a read which counters are split: those with
+// partials on shards other than the owner. It marks them folded when the
+// owner's partial covers the others (see fold.go), and queues them for the
+// folder otherwise.
 func (r *router) observe(keys [][]byte, rr *readResult) {
 	for i, k := range keys {
 		owner := r.ring.Owner(k)
 		others, covered, ok := rr.others(i, owner)
-		uncovered := !ok || others != covered
-		split := r.spread > 1 || uncovered
-		if !split {
+		strays := !ok || others != 0 || covered != 0
+		folded := r.spread == 1 && ok && others == covered
+		if r.spread == 1 && !strays {
 			if r.spread == 1 {
 				r.split.Remove(string(k))
 				if rr.found[owner][i] {
@@ -651,8 +661,9 @@ func (r *router) observe(keys [][]byte, rr *readResult) {
 				st.partials[s] = rr.partials[s][i]
 			}
 		}
+		st.folded.Store(folded)
 		st.mu.Unlock()
-		if uncovered && ok {
+		if !folded && ok {
 			r.foldLater(k, st)
 		}
 	}

@@ -72,10 +72,48 @@ func (q *writeReq) mayBeSplit(shard int) bool {
 	return shard != q.prefs[0] || q.r.spread > 1 || q.split
 }
 
+// splitState is the split state of q's counter for a write to shard. A
+// counter that left the split cache since q came in (a read found it on
+// its owner alone, or it was evicted) is answered from the owner's reply,
+// the owner's partial and what it covers: splitState is nil then. A write
+// to another shard makes a state, from the owner's partial as last seen,
+// and ends a fold: the counter has a new partial elsewhere.
+func (q *writeReq) splitState(shard int) *splitState {
+	owner := q.prefs[0]
+	if shard == owner {
+		st, ok := q.r.split.Get(string(q.key))
+		if !ok {
+			return nil
+		}
+		return st
+	}
+	st := q.r.splitState(q.key)
+	if st.folded.Load() {
+		st.mu.Lock()
+		if st.folded.Load() {
+			// Owner writes do not update partials while it is folded.
+			if v, ok := q.r.ownerSeen.get(q.key); ok {
+				st.partials[owner] = v
+			}
+			st.folded.Store(false)
+		}
+		st.mu.Unlock()
+	}
+	return st
+}
+
 // record keeps shard's new partial in the counter's split state and
 // returns the best-known total.
 func (q *writeReq) record(shard int, partial int64) (int64, error) {
-	st := q.r.splitState(q.key)
+	st := q.splitState(shard)
+	if st == nil {
+		if q.reserved != nil {
+			q.reserved.done(q.delta, -1, 0)
+			q.reserved = nil
+		}
+		// The shard checked that partial+covered stays in int64.
+		return partial + q.covered, nil
+	}
 	if q.reserved != nil && q.reserved != st {
 		// Evicted from the split cache, and made anew since reserve.
 		q.reserved.done(q.delta, -1, 0)

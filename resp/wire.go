@@ -22,7 +22,8 @@ const (
 	CmdPing      = "SC.PING"    // SC.PING shard -> +PONG, once the shard's writer wrote a probe record
 	CmdStats     = "SC.STATS"   // SC.STATS shard -> map of name -> integer
 	CmdMembers   = "SC.MEMBERS" // SC.MEMBERS shard [ADD|SET id incarnation ...] -> [incarnation, [id, incarnation, ...]]
-	CmdCover     = "SC.COVER"   // SC.COVER shard key from to [key from to ...] -> one :covered or error per item
+	CmdCover     = "SC.COVER"   // SC.COVER shard key epoch from to [key epoch from to ...] -> one :covered or error per item
+	CmdEpoch     = "SC.EPOCH"   // SC.EPOCH shard key [key ...] -> one :epoch per key
 )
 
 // ShardName is how a command names the shard it is for once a coordinator
@@ -195,7 +196,7 @@ func ParseIncrMulti(args [][]byte) (IncrMultiCmd, error) {
 // KeysCmd is a command that takes a shard id and one or more keys: SC.GET
 // and SC.DEL.
 type KeysCmd struct {
-	Name  string // CmdGet or CmdDel
+	Name  string // CmdGet, CmdDel or CmdEpoch
 	Shard string
 	Keys  [][]byte
 }
@@ -210,7 +211,7 @@ func (c KeysCmd) Args() []string {
 	return out
 }
 
-// ParseKeys parses SC.GET or SC.DEL. Keys alias args.
+// ParseKeys parses SC.GET, SC.DEL or SC.EPOCH. Keys alias args.
 func ParseKeys(args [][]byte) (KeysCmd, error) {
 	if len(args) < 3 {
 		return KeysCmd{}, fmt.Errorf("%w: %s takes shard key [key ...]", ErrSyntax, args[0])
@@ -243,9 +244,11 @@ func ParseSet(args [][]byte) (SetCmd, error) {
 }
 
 // CoverItem sets the covered part of the shard's partial of Key to To, if
-// it is From (compare-and-set).
+// it is From (compare-and-set) and the key has not been reset (SET, DEL,
+// FLUSH) since SC.EPOCH answered Epoch for it.
 type CoverItem struct {
 	Key      []byte
+	Epoch    int64
 	From, To int64
 }
 
@@ -260,29 +263,30 @@ type CoverCmd struct {
 
 // Args is the command as the coordinator sends it.
 func (c CoverCmd) Args() []string {
-	out := make([]string, 0, 2+3*len(c.Items))
+	out := make([]string, 0, 2+4*len(c.Items))
 	out = append(out, CmdCover, c.Shard)
 	for _, it := range c.Items {
-		out = append(out, string(it.Key), strconv.FormatInt(it.From, 10), strconv.FormatInt(it.To, 10))
+		out = append(out, string(it.Key), strconv.FormatInt(it.Epoch, 10), strconv.FormatInt(it.From, 10), strconv.FormatInt(it.To, 10))
 	}
 	return out
 }
 
 // ParseCover parses SC.COVER. Keys alias args.
 func ParseCover(args [][]byte) (CoverCmd, error) {
-	n := (len(args) - 2) / 3
-	if len(args) < 5 || (len(args)-2)%3 != 0 || n > MaxIncrItems {
-		return CoverCmd{}, fmt.Errorf("%w: %s takes shard and 1..%d items of key from to", ErrSyntax, CmdCover, MaxIncrItems)
+	n := (len(args) - 2) / 4
+	if len(args) < 6 || (len(args)-2)%4 != 0 || n > MaxIncrItems {
+		return CoverCmd{}, fmt.Errorf("%w: %s takes shard and 1..%d items of key epoch from to", ErrSyntax, CmdCover, MaxIncrItems)
 	}
 	c := CoverCmd{Shard: string(args[1]), Items: make([]CoverItem, n)}
 	for i := range c.Items {
-		a := args[2+3*i:]
-		from, ok1 := ParseInt(a[1])
-		to, ok2 := ParseInt(a[2])
-		if !ok1 || !ok2 {
+		a := args[2+4*i:]
+		epoch, ok0 := ParseInt(a[1])
+		from, ok1 := ParseInt(a[2])
+		to, ok2 := ParseInt(a[3])
+		if !ok0 || !ok1 || !ok2 {
 			return CoverCmd{}, ErrNotInteger
 		}
-		c.Items[i] = CoverItem{Key: a[0], From: from, To: to}
+		c.Items[i] = CoverItem{Key: a[0], Epoch: epoch, From: from, To: to}
 	}
 	return c, nil
 }

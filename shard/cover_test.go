@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -26,8 +27,30 @@ func mincr(ctx context.Context, c *redis.Client, key string, delta int64, seq ui
 		Items: []resp.IncrItem{{Key: []byte(key), Delta: delta, Lo: min(0, delta), Hi: max(0, delta)}}}.Args()...)
 }
 
+// cover sends SC.COVER for key with the epoch SC.EPOCH gives it now.
 func cover(ctx context.Context, c *redis.Client, key string, from, to int64) (any, error) {
-	return do(ctx, c, resp.CoverCmd{Shard: "s1", Items: []resp.CoverItem{{Key: []byte(key), From: from, To: to}}}.Args()...)
+	e, err := epoch(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	return coverAt(ctx, c, key, e, from, to)
+}
+
+func coverAt(ctx context.Context, c *redis.Client, key string, epoch, from, to int64) (any, error) {
+	return do(ctx, c, resp.CoverCmd{Shard: "s1", Items: []resp.CoverItem{{Key: []byte(key), Epoch: epoch, From: from, To: to}}}.Args()...)
+}
+
+func epoch(ctx context.Context, c *redis.Client, key string) (int64, error) {
+	got, err := do(ctx, c, "SC.EPOCH", "s1", key)
+	if err != nil {
+		return 0, err
+	}
+	if e, ok := got.([]any); ok && len(e) == 1 {
+		if v, ok := e[0].(int64); ok {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("SC.EPOCH %s: %#v", key, got)
 }
 
 func want(t *testing.T, what string, got any, err error, w any) {
@@ -122,13 +145,70 @@ func TestCoverFoldsOthersIntoReplies(t *testing.T) {
 
 	// Bad input is refused whole.
 	for _, args := range [][]string{
-		{"SC.COVER", "s1", "k", "0"},
-		{"SC.COVER", "s1", "k", "x", "1"},
-		{"SC.COVER", "s1", "k", "0", "1", "j"},
-		{"SC.COVER", "s2", "k", "0", "1"},
+		{"SC.COVER", "s1", "k", "1", "0"},
+		{"SC.COVER", "s1", "k", "1", "x", "1"},
+		{"SC.COVER", "s1", "k", "x", "0", "1"},
+		{"SC.COVER", "s1", "k", "1", "0", "1", "j"},
+		{"SC.COVER", "s2", "k", "1", "0", "1"},
+		{"SC.EPOCH", "s1"},
+		{"SC.EPOCH", "s2", "k"},
 	} {
 		if got, err := do(ctx, c, args...); err == nil {
 			t.Errorf("%q: %#v, want an error", args, got)
 		}
 	}
+}
+
+// A cover made from a read older than a reset of its key (SET, DEL or
+// FLUSH) is refused, although the reset set covered back to the value the
+// cover expects: otherwise the owner would cover partials that are gone.
+func TestCoverAfterAResetIsRefused(t *testing.T) {
+	ctx := context.Background()
+	_, c := startShard(t, "s1", t.TempDir())
+	for _, reset := range [][]string{
+		{"SC.DEL", "s1", "k"},
+		{"SC.SET", "s1", "k", "4"},
+		{"SC.FLUSH", "s1"},
+	} {
+		got, err := mincr(ctx, c, "k", 1, uint64(len(reset)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := epoch(ctx, c, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := do(ctx, c, reset...); err != nil {
+			t.Fatal(err)
+		}
+		got, err = coverAt(ctx, c, "k", e, 0, 5)
+		want(t, fmt.Sprintf("cover after %s", reset[0]), got, err, []any{int64(0)})
+		got, err = do(ctx, c, "SC.GET", "s1", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if items := got.([]any); len(items) != 1 || reflect.DeepEqual(items[0], []any{int64(0), int64(5)}) || reflect.DeepEqual(items[0], []any{int64(4), int64(5)}) {
+			t.Fatalf("after %s and a stale cover: %#v", reset[0], got)
+		}
+		// A cover with the epoch as it is now applies.
+		e, err = epoch(ctx, c, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = coverAt(ctx, c, "k", e, 0, 5)
+		want(t, fmt.Sprintf("cover with the new epoch after %s", reset[0]), got, err, []any{int64(5)})
+		if _, err := do(ctx, c, "SC.DEL", "s1", "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An increment is not a reset: a cover from before it applies.
+	e, err := epoch(ctx, c, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mincr(ctx, c, "j", 2, 10); err != nil {
+		t.Fatal(err)
+	}
+	got, err := coverAt(ctx, c, "j", e, 0, 3)
+	want(t, "cover across an increment", got, err, []any{int64(3)})
 }

@@ -32,7 +32,20 @@ func (s *Server) scIncrMulti(_ *resp.Session, args [][]byte) resp.Reply {
 	return s.submit(&op{kind: opMulti, items: items, id: c.ID, hasID: true})
 }
 
-// scCover: SC.COVER shard key from to [key from to ...]
+// scEpoch: SC.EPOCH shard key [key ...] -> the reset epoch of each key,
+// once every write queued before it is applied.
+func (s *Server) scEpoch(_ *resp.Session, args [][]byte) resp.Reply {
+	c, err := resp.ParseKeys(args)
+	if err != nil {
+		return resp.Err(err)
+	}
+	if err := s.checkShard(c.Shard); err != nil {
+		return resp.Err(err)
+	}
+	return s.submit(&op{kind: opEpoch, keys: c.Keys})
+}
+
+// scCover: SC.COVER shard key epoch from to [key epoch from to ...]
 func (s *Server) scCover(_ *resp.Session, args [][]byte) resp.Reply {
 	c, err := resp.ParseCover(args)
 	if err != nil {
@@ -43,7 +56,7 @@ func (s *Server) scCover(_ *resp.Session, args [][]byte) resp.Reply {
 	}
 	covers := make([]coverItem, len(c.Items))
 	for i, it := range c.Items {
-		covers[i] = coverItem{key: it.Key, from: it.From, to: it.To}
+		covers[i] = coverItem{key: it.Key, epoch: it.Epoch, from: it.From, to: it.To}
 	}
 	return s.submit(&op{kind: opCover, covers: covers})
 }

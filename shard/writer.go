@@ -25,6 +25,7 @@ const (
 	// the writer and the disk take writes (see Server.scPing).
 	opProbe
 	opCover // SC.COVER: set the covered part of some partials, compare-and-set
+	opEpoch // SC.EPOCH: the reset epochs of some keys (see writer.epochs)
 )
 
 // op is one write waiting for the writer. The writer fills in val or err
@@ -39,6 +40,8 @@ type op struct {
 
 	items  []incrItem  // opMulti
 	covers []coverItem // opCover
+	keys   [][]byte    // opEpoch
+	epochs []int64     // opEpoch: the reply, one per key
 
 	val     int64 // opIncr: the new partial's count; opDel: 1 if the key existed
 	covered int64 // opIncr: the new partial's covered part
@@ -55,10 +58,12 @@ type incrItem struct {
 	overflow      bool
 }
 
-// coverItem is one key of an opCover: covered becomes to if it was from.
-// now is what covered is after the op.
+// coverItem is one key of an opCover: covered becomes to if it was from
+// and no reset of the key came since epoch. now is what covered is after
+// the op.
 type coverItem struct {
 	key      []byte
+	epoch    int64
 	from, to int64
 	now      int64
 	overflow bool
@@ -89,6 +94,14 @@ func (o *op) reply() resp.Reply {
 		covers := o.covers
 		return itemsReply(len(covers), func(i int) bool { return covers[i].overflow },
 			func(w resp.Writer, i int) { w.WriteInt64(covers[i].now) })
+	case o.kind == opEpoch:
+		epochs := o.epochs
+		return resp.ReplyFunc(func(w resp.Writer) {
+			w.WriteArray(len(epochs))
+			for _, e := range epochs {
+				w.WriteInt64(e)
+			}
+		})
 	case o.kind == opIncr && o.hasID:
 		return resp.ReplyFunc(func(w resp.Writer) { writePartial(w, o.val, o.covered) })
 	case o.kind == opIncr || o.kind == opDel:
@@ -148,7 +161,24 @@ type writer struct {
 
 	writes  atomic.Uint64 // ops applied
 	batches atomic.Uint64 // WriteBatches written
+
+	// epochs count the resets (SET, DEL, FLUSH) of the keys of each of
+	// epochBuckets buckets by KeyHash, from a start that differs between
+	// runs. A fold reads a key's epoch (SC.EPOCH) before it reads the
+	// partials, and its SC.COVER applies only if the epoch is unchanged:
+	// a fold that read a counter before a reset must not cover partials
+	// that the reset deleted. (Comparing covered alone would not do: a
+	// reset sets it to 0 as it was before the fold.) They live in memory
+	// only: a restart starts them anew, and covers in flight across it
+	// fail and are made again.
+	epochs [epochBuckets]int64
 }
+
+// epochBuckets is the number of reset epochs, a power of two: a reset
+// makes the folds of the other keys of its bucket wait for the next try.
+const epochBuckets = 4096
+
+func epochBucket(key []byte) int { return int(resp.KeyHash(key) & (epochBuckets - 1)) }
 
 type loadedValue struct {
 	v      partial
@@ -166,12 +196,17 @@ func newWriter(st *store, log *slog.Logger, cacheEntries, maxBatch int, window t
 	if err != nil {
 		return nil, err
 	}
-	return &writer{
+	w := &writer{
 		st: st, log: log, ch: make(chan *op, maxBatch), maxBatch: maxBatch,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		cache: cache, dedup: d, write: st.write,
 		wb: grocksdb.NewWriteBatch(), dirty: make(map[string]dirtyValue), loaded: make(map[string]loadedValue), pending: make(map[resp.RequestID]*op),
-	}, nil
+	}
+	start := time.Now().UnixNano()
+	for i := range w.epochs {
+		w.epochs[i] = start
+	}
+	return w, nil
 }
 
 // submit queues o. It fails with ErrShuttingDown once the writer is closing;
@@ -339,6 +374,7 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 			w.applyMulti(o, flushed)
 		case opSet:
 			w.dirty[string(o.key)] = dirtyValue{v: partial{count: o.delta}}
+			w.epochs[epochBucket(o.key)]++
 		case opDel:
 			_, exists, err := w.value(o.key, flushed)
 			if err != nil {
@@ -349,15 +385,24 @@ func (w *writer) applyOps(batch []*op) (flushed bool) {
 				o.val = 1
 			}
 			w.dirty[string(o.key)] = dirtyValue{deleted: true}
+			w.epochs[epochBucket(o.key)]++
 		case opFlush:
 			clear(w.dirty)
 			flushed = true
 			w.wb.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1})
+			for i := range w.epochs {
+				w.epochs[i]++
+			}
 		case opProbe:
 			w.valBuf = encodeInt(w.valBuf[:0], time.Now().UnixNano())
 			w.wb.Put(metaProbe, w.valBuf)
 		case opCover:
 			w.applyCover(o, flushed)
+		case opEpoch:
+			o.epochs = make([]int64, len(o.keys))
+			for i, k := range o.keys {
+				o.epochs[i] = w.epochs[epochBucket(k)]
+			}
 		}
 	}
 	return flushed
@@ -495,10 +540,10 @@ func incrPartial(p partial, delta, lo, hi int64) (partial, bool) {
 }
 
 // applyCover applies an SC.COVER: each item's covered part becomes to if
-// it is from, and is left as it is otherwise; either way the item reports
-// what it is now. A covered part whose basis would leave int64 is refused.
-// No request id is needed: applying an item twice does what applying it
-// once did.
+// it is from and the key's epoch is the item's, and is left as it is
+// otherwise; either way the item reports what it is now. A covered part
+// whose basis would leave int64 is refused. No request id is needed:
+// applying an item twice does what applying it once did.
 func (w *writer) applyCover(o *op, flushed bool) {
 	for i := range o.covers {
 		c := &o.covers[i]
@@ -508,7 +553,7 @@ func (w *writer) applyCover(o *op, flushed bool) {
 			return
 		}
 		c.now = old.covered
-		if old.covered != c.from || c.from == c.to {
+		if old.covered != c.from || c.from == c.to || w.epochs[epochBucket(c.key)] != c.epoch {
 			continue
 		}
 		next := partial{count: old.count, covered: c.to}
