@@ -38,6 +38,17 @@ func (tc *testCluster) waitPartial(i int, key string, want any) {
 	}
 }
 
+// foldCluster starts three shards and a coordinator, and increments key
+// by 10. prefs is key's preference list, owner first.
+func foldCluster(t *testing.T, key string) (tc *testCluster, prefs []int) {
+	t.Helper()
+	tc = newTestCluster(t, 3)
+	if err := tc.client.IncrBy(context.Background(), key, 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return tc, tc.coord.ring.Prefs([]byte(key))
+}
+
 // outage stops shard i, sends writes increments of key through tc (each
 // must answer from+1, from+2, ...: tc saw the owner's partial), and brings
 // the shard back.
@@ -62,13 +73,9 @@ func (tc *testCluster) outage(i int, key string, writes int, from int64) {
 // own partial, and SET clears what the owner covers.
 func TestFoldAfterAnOutage(t *testing.T) {
 	ctx := context.Background()
-	tc := newTestCluster(t, 3)
 	key := "folded"
-	owner := tc.coord.ring.Owner([]byte(key))
-	next := tc.coord.ring.Prefs([]byte(key))[1]
-	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
-		t.Fatal(err)
-	}
+	tc, prefs := foldCluster(t, key)
+	owner, next := prefs[0], prefs[1]
 	tc.outage(owner, key, 3, 10)
 	tc.waitPartial(owner, key, []any{int64(10), int64(3)})
 	if got := tc.shardPartial(next, key); got != int64(3) {
@@ -113,7 +120,7 @@ func TestFoldAfterAnOutage(t *testing.T) {
 	// Another outage, of the owner and of the shard that took the first
 	// failover writes: the writes go to the third shard, and the replies
 	// still count the partials on the other two.
-	third := tc.coord.ring.Prefs([]byte(key))[2]
+	third := prefs[2]
 	tc.stopShard(next)
 	tc.waitShard(next, false)
 	tc.outage(owner, key, 2, 17)
@@ -146,12 +153,9 @@ func TestFoldAfterAnOutage(t *testing.T) {
 // and folds them.
 func TestFoldOnRead(t *testing.T) {
 	ctx := context.Background()
-	tc := newTestCluster(t, 3)
 	key := "folded-on-read"
-	owner := tc.coord.ring.Owner([]byte(key))
-	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
-		t.Fatal(err)
-	}
+	tc, prefs := foldCluster(t, key)
+	owner := prefs[0]
 	writer := newTestCluster(t, 0, func(c *Config) { c.Shards = tc.addrs })
 	tc.stopShard(owner)
 	writer.waitShard(owner, false)
@@ -182,13 +186,9 @@ func TestFoldOnRead(t *testing.T) {
 // shard is down) is made once that shard is back too.
 func TestFoldWaitsForEveryShard(t *testing.T) {
 	ctx := context.Background()
-	tc := newTestCluster(t, 3)
 	key := "folded-late"
-	prefs := tc.coord.ring.Prefs([]byte(key))
+	tc, prefs := foldCluster(t, key)
 	owner, third := prefs[0], prefs[2]
-	if err := tc.client.IncrBy(ctx, key, 10).Err(); err != nil {
-		t.Fatal(err)
-	}
 	tc.stopShard(owner)
 	tc.waitShard(owner, false)
 	if err := tc.client.Incr(ctx, key).Err(); err != nil {
