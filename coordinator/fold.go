@@ -24,17 +24,22 @@ import (
 // increments with count+covered: the exact total while the others stay as
 // they are. SC.COVER sets it by compare-and-set from what the folder read,
 // so two folds of one counter, or a fold and a late retry of it, apply at
-// most one change. GET and SHARDVALUES still add up the counts.
+// most one change; and only if the key was not reset (SET, DEL, FLUSH)
+// since the folder asked the owner for its reset epoch (SC.EPOCH), before
+// its read: a reset sets covered back to 0, so comparing covered alone
+// would let a fold read before the reset cover partials that are gone.
+// GET and SHARDVALUES still add up the counts.
 //
 // The folder takes counters that may need a fold: a read found the other
 // shards' partials adding up to something else than what the owner covers
-// (observe), or a write to the owner found the counter split (incr). It
-// reads them afresh, with every shard up, and covers those that still need
-// it. The counter stays split here, its replies counted from the partials
-// as last seen, until a read finds it covered; so a fold that lost a race
-// (a DEL between the folder's read and its SC.COVER) is found and done
-// again. Counters written with spread above 1, or hot, are not folded:
-// their writes keep landing on several shards.
+// (observe), a write found the counter split (incr), or a shard's breaker
+// closed (foldBack). It reads them afresh, with every shard up, and covers
+// those that still need it. A read that finds a counter covered marks its
+// split state folded: writes to the owner are answered from the owner's
+// reply, and the other partials are kept as last seen for a write that
+// goes elsewhere, which ends the fold (writeReq.splitState). Counters
+// written with spread above 1, or hot, are not folded: their writes keep
+// landing on several shards.
 
 // foldEvery is how often one counter may be checked for a fold.
 const foldEvery = time.Second
