@@ -480,7 +480,7 @@ func (w *writer) answer(batch []*op, werr error) {
 				}
 			}
 		}
-		if o.err == nil && o.kind != opProbe {
+		if o.err == nil && o.kind != opProbe && o.kind != opEpoch {
 			applied += max(1, len(o.items))
 		}
 		o.fut.Resolve(o.reply())
