@@ -214,14 +214,10 @@ func (r *router) epochs(ctx context.Context, sc *shardConn, keys [][]byte, idx [
 // cover sends items to sc, their owner, as SC.COVERs of at most a quarter
 // of the request limit each, and counts those that took effect.
 func (r *router) cover(ctx context.Context, sc *shardConn, items []resp.CoverItem) {
-	for len(items) > 0 {
-		n, bytes := 0, 0
-		for n < len(items) && (n == 0 || bytes+itemBytes(items[n].Key) <= sc.cmdBytes) {
-			bytes += itemBytes(items[n].Key)
-			n++
-		}
-		chunk := items[:n]
-		items = items[n:]
+	if len(items) == 0 {
+		return
+	}
+	for _, chunk := range chunks(items, func(it resp.CoverItem) int { return itemBytes(it.Key) }, sc.cmdBytes) {
 		msg, err := sc.do(ctx, resp.CoverCmd{Shard: sc.name(), Items: chunk}.Args())
 		if err != nil {
 			r.log.Warn("folding partials into their owner failed; they are folded at the counters' next read or write", "shard", sc.id, "counters", len(chunk), "err", err)

@@ -290,17 +290,21 @@ func (sc *shardConn) badReply(what string, err error) error {
 // keyChunks splits keys into runs of at most limit bytes on the wire (see
 // keyBytes), at least one key each (one key is never split, so a run may
 // pass limit by one key of at most the bulk limit).
-func keyChunks(keys [][]byte, limit int) [][][]byte {
-	var out [][][]byte
+func keyChunks(keys [][]byte, limit int) [][][]byte { return chunks(keys, keyBytes, limit) }
+
+// chunks splits items into runs whose sizes add up to at most limit, each
+// holding at least one item.
+func chunks[T any](items []T, size func(T) int, limit int) [][]T {
+	var out [][]T
 	start, n := 0, 0
-	for i, k := range keys {
-		if i > start && n+keyBytes(k) > limit {
-			out = append(out, keys[start:i])
+	for i, it := range items {
+		if i > start && n+size(it) > limit {
+			out = append(out, items[start:i])
 			start, n = i, 0
 		}
-		n += keyBytes(k)
+		n += size(it)
 	}
-	return append(out, keys[start:])
+	return append(out, items[start:])
 }
 
 // partials sends SC.GET for keys and returns the shard's partial (its
